@@ -1,0 +1,42 @@
+# The one entry point. `make help` lists every target.
+# Everything runs inside .venv, created here from requirements.txt on first use.
+
+# Interpreter used to create .venv (the pins are for Python 3.11).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install; older than requirements.txt means reinstall.
+STAMP := $(VENV)/.installed-requirements
+# Book to build; the tests point it at small fixture books.
+BOOK ?= .
+# pytest-xdist workers (this project's machines have 2 cores).
+JOBS ?= 2
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help venv html test serve clean environment.yml
+
+help:  ## List every target
+	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(STAMP)  ## Create .venv and install the pinned requirements (only when they changed)
+
+html: $(STAMP)  ## Build the site into _build/html, executing lectures (cached); warnings are errors
+	$(BIN)/jupyter-book build $(BOOK) --builder html -W -n --keep-going
+
+test: html  ## Build the site, then run the whole test suite (JOBS=2 workers)
+	$(BIN)/python -m pytest -n $(JOBS)
+
+serve: html  ## Preview the built site at http://localhost:8000 (PORT=...)
+	$(BIN)/python -m http.server $(PORT) --directory _build/html
+
+environment.yml: requirements.txt  ## Regenerate environment.yml (conda/Binder) from requirements.txt
+	$(PYTHON) scripts/sync_environment.py
+
+clean:  ## Remove the built site and execution cache (keeps .venv)
+	rm -rf _build

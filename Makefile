@@ -13,6 +13,10 @@ BOOK ?= .
 JOBS ?= 2
 PORT ?= 8000
 
+# bash with pipefail, so that a build piped through `tee` still fails when the build does.
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
+
 .DEFAULT_GOAL := help
 .PHONY: help venv html test serve clean environment.yml
 
@@ -27,7 +31,9 @@ $(STAMP): requirements.txt
 venv: $(STAMP)  ## Create .venv and install the pinned requirements (only when they changed)
 
 html: $(STAMP)  ## Build the site into _build/html, executing lectures (cached); warnings are errors
-	$(BIN)/jupyter-book build $(BOOK) --builder html -W -n --keep-going
+	@mkdir -p $(BOOK)/_build
+	$(BIN)/jupyter-book build $(BOOK) --builder html -W -n --keep-going 2>&1 | tee $(BOOK)/_build/build.log \
+	  || { echo "Build failed: the full log, with any cell's traceback, is in $(BOOK)/_build/build.log"; exit 1; }
 
 test: html  ## Build the site, then run the whole test suite (JOBS=2 workers)
 	$(BIN)/python -m pytest -n $(JOBS)

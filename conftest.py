@@ -1,0 +1,35 @@
+"""Collect every lecture as a notebook test, straight from its MyST markdown.
+
+nbval only collects .ipynb files. This hook hands nbval each `lectures/*.md`
+that has a jupytext header, converted in memory with jupytext, so a new lecture
+is tested without editing any test. Each code cell becomes one test item,
+`lectures/<name>.md::Cell <n>`, run in order in one kernel per lecture.
+"""
+from unittest import mock
+
+import jupytext
+from nbval.plugin import IPyNbFile
+
+
+def is_lecture(path):
+    if path.suffix != ".md" or path.parent.name != "lectures":
+        return False
+    with open(path, encoding="utf-8") as handle:
+        return handle.readline().strip() == "---" and "jupytext:" in handle.read(400)
+
+
+class LectureNotebook(IPyNbFile):
+    """An nbval notebook read from a jupytext MyST markdown file."""
+
+    def collect(self):
+        # nbval reads the file with nbformat.read; give it jupytext's reading instead.
+        def read_markdown(path, as_version):
+            return jupytext.read(path)
+
+        with mock.patch("nbval.plugin.nbformat.read", read_markdown):
+            yield from super().collect()
+
+
+def pytest_collect_file(file_path, parent):
+    if (parent.config.option.nbval or parent.config.option.nbval_lax) and is_lecture(file_path):
+        return LectureNotebook.from_parent(parent, path=file_path)

@@ -1,0 +1,82 @@
+"""The helpers every lecture uses to time, format and compare measurements."""
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "lectures"))
+import lecture_tools as lt  # noqa: E402
+
+
+def test_time_call_reports_the_first_call_separately_from_the_best_warm_call():
+    calls = []
+
+    def slow_first_time():
+        time.sleep(0.2 if not calls else 0.01)   # like a JIT compile on the first call
+        calls.append(1)
+        return 42
+
+    timing = lt.time_call(slow_first_time, repeat=3)
+    assert len(calls) == 4 and len(timing.runs) == 3
+    assert timing.first >= 0.2
+    assert 0.01 <= timing.best < 0.1            # the slow first call is not in the best
+    assert timing.best == min(timing.runs)
+    assert timing.compile_estimate == pytest.approx(timing.first - timing.best)
+
+
+def test_time_call_waits_for_jax_results():
+    import jax
+    import jax.numpy as jnp
+
+    @jax.jit
+    def work(m):
+        return jnp.linalg.matrix_power(m, 20)
+
+    m = jnp.eye(600) * 0.5
+    timing = lt.time_call(work, m, repeat=2)
+    start = time.perf_counter()
+    work(m).block_until_ready()
+    blocked = time.perf_counter() - start
+    # The timed calls include the computation, so they are not just the dispatch cost.
+    assert timing.best > 0.2 * blocked
+
+
+def test_time_call_rejects_zero_repeats():
+    with pytest.raises(ValueError, match="repeat"):
+        lt.time_call(lambda: None, repeat=0)
+
+
+@pytest.mark.parametrize("seconds, text", [(2.3456, "2.35 s"), (0.0094, "9.4 ms"),
+                                           (8.12e-4, "812 µs"), (6.5e-9, "6.5 ns")])
+def test_fmt_seconds_picks_a_readable_unit(seconds, text):
+    assert lt.fmt_seconds(seconds) == text
+
+
+@pytest.mark.parametrize("nbytes, text", [(16_000_000, "16 MB"), (4000, "4 kB"),
+                                          (2.5e9, "2.5 GB"), (12, "12 bytes")])
+def test_fmt_bytes_uses_decimal_units(nbytes, text):
+    assert lt.fmt_bytes(nbytes) == text
+
+
+def test_compare_speed_words_follow_the_numbers():
+    assert lt.compare_speed(1.0, 3.0) == "3.0 times faster than"
+    assert lt.compare_speed(2.0, 1.0) == "2.0 times slower than"
+    assert lt.compare_speed(1.05, 1.0) == "about as fast as"
+    assert lt.compare_speed(1.2, 1.0, tolerance=0.3) == "about as fast as"
+    with pytest.raises(ValueError):
+        lt.compare_speed(0.0, 1.0)
+
+
+def test_peak_allocation_sees_numpy_temporaries():
+    x = np.ones(1_000_000)                      # 8 MB
+    peak = lt.peak_allocation(lambda: (x + 1) * 2)
+    assert 8_000_000 <= peak < 40_000_000
+    assert lt.peak_allocation(lambda: None) < 100_000
+
+
+def test_glue_outside_a_notebook_returns_the_value_without_failing():
+    assert lt.glue("name", 3.5) == 3.5
+    assert lt.glue_md("phrase", "2.0 times faster than") == "2.0 times faster than"

@@ -1,0 +1,77 @@
+"""Checks on the built HTML site (_build/html), as a reader would meet it."""
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+from matplotlib import image as mpimg
+
+from conftest import ROOT, toc_files
+
+LECTURE_PAGES = [f for f in toc_files()]
+
+
+def soup(path):
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+@pytest.mark.parametrize("doc", LECTURE_PAGES)
+def test_every_toc_entry_produced_a_page_with_a_title(built_html, doc):
+    page = built_html / f"{doc}.html"
+    assert page.exists(), f"{doc} is in _toc.yml but {page} was not built"
+    h1 = soup(page).find("h1")
+    assert h1 is not None and h1.get_text(strip=True), f"{page} has no title"
+
+
+@pytest.mark.parametrize("doc", LECTURE_PAGES)
+def test_no_page_shows_a_traceback_error_or_warning_output(built_html, doc):
+    page = soup(built_html / f"{doc}.html")
+    errors = page.select("div.output.error, div.output.traceback, div.output.stderr")
+    assert not errors, f"{doc}: error or stderr output in the page: {errors[0].get_text()[:300]}"
+    outputs = " ".join(o.get_text() for o in page.select("div.cell_output"))
+    for marker in ("Traceback (most recent call last)", "Warning:", "Error:"):
+        if marker == "Error:":
+            # Lectures print caught exceptions on purpose as "<Name>Error: message";
+            # only an uncaught one leaves the "---------" banner of an IPython traceback.
+            assert "-" * 40 not in outputs, f"{doc}: traceback banner in output"
+            continue
+        assert marker not in outputs, f"{doc}: {marker!r} appears in a cell output"
+
+
+@pytest.mark.parametrize("doc", LECTURE_PAGES)
+def test_glued_values_were_all_filled_in(built_html, doc):
+    text = soup(built_html / f"{doc}.html").get_text()
+    assert "{glue" not in text, f"{doc}: an unresolved glue role is shown as text"
+
+
+def test_surface_plot_is_rendered_as_a_real_image(built_html):
+    page = built_html / "lectures" / "numpy_vs_numba_vs_jax.html"
+    cell = soup(page).select_one("div.tag_surface-plot")
+    assert cell is not None, "the cell tagged surface-plot is missing from the page"
+    img = cell.find("img")
+    assert img is not None, "the surface-plot cell has no image output"
+    png = (page.parent / img["src"]).resolve()
+    assert png.exists() and png.stat().st_size > 20_000, f"{png} is missing or tiny"
+    pixels = mpimg.imread(png)
+    height, width = pixels.shape[:2]
+    assert width >= 400 and height >= 300
+    # A real plot has many distinct colours, not a blank canvas.
+    assert len({tuple(p) for p in pixels[::7, ::7].reshape(-1, pixels.shape[-1])}) > 100
+
+
+def test_comparison_lecture_links_to_the_three_tool_lectures(built_html):
+    page = soup(built_html / "lectures" / "numpy_vs_numba_vs_jax.html")
+    hrefs = {a["href"].split("#")[0] for a in page.select("article a.reference.internal")}
+    for target in ("numpy.html", "numba.html", "jax_intro.html"):
+        assert target in hrefs, f"no link to {target}; links found: {sorted(hrefs)}"
+
+
+def test_comparison_prose_states_speed_ratios_filled_in_from_the_notebook(built_html):
+    page = soup(built_html / "lectures" / "numpy_vs_numba_vs_jax.html")
+    prose = " ".join(p.get_text() for p in page.select("article section > p"))
+    ratios = re.findall(r"\d+\.\d times (?:faster|slower) than|about as fast as", prose)
+    # Every comparison the notebook computes and glues appears, filled in, in the prose.
+    source = (ROOT / "lectures" / "numpy_vs_numba_vs_jax.md").read_text()
+    computed = len(re.findall(r'glue_md\("\w+", compare_speed\(', source))
+    assert computed >= 10
+    assert len(ratios) == computed, f"{computed} comparisons computed, prose shows {ratios}"
+    assert re.search(r"\d (ns|µs|ms|s)\b", prose) and re.search(r"\d (kB|MB|GB)\b", prose)

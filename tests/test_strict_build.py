@@ -1,0 +1,102 @@
+"""A broken lecture must fail the build and the test run, and say where it broke.
+
+Each test writes a one-lecture fixture book that uses this site's real
+_config.yml, builds it with the real `make html`, and checks the exit code and
+the message. A control book with nothing broken must build cleanly, so the
+failures below are caused by the breakage and nothing else.
+"""
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+
+HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+mystnb:
+  execution_timeout: {timeout}
+---
+
+# Fixture lecture
+
+Some prose{prose_extra}.
+
+```{{code-cell}} ipython3
+x = 1 + 1
+```
+
+```{{code-cell}} ipython3
+{cell}
+```
+"""
+
+
+def make_book(tmp_path, cell="print(x)", prose_extra="", timeout=60):
+    """A fixture book with one lecture, lectures/fixture.md, and the site's own config."""
+    shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: lectures/fixture\n")
+    (tmp_path / "lectures").mkdir()
+    (tmp_path / "lectures" / "fixture.md").write_text(
+        HEADER.format(cell=cell, prose_extra=prose_extra, timeout=timeout))
+    return tmp_path
+
+
+def build(book):
+    """Run the site's real `make html` on `book`; return (exit code, all output, seconds)."""
+    start = time.perf_counter()
+    result = subprocess.run(["make", "-C", str(ROOT), "--no-print-directory", "html",
+                             f"BOOK={book}"], capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stdout + result.stderr, time.perf_counter() - start
+
+
+def test_control_book_with_nothing_broken_builds(tmp_path):
+    code, output, _ = build(make_book(tmp_path))
+    assert code == 0, output[-3000:]
+    assert (tmp_path / "_build" / "html" / "lectures" / "fixture.html").exists()
+
+
+def test_failing_cell_fails_the_build_naming_lecture_and_cell(tmp_path):
+    code, output, _ = build(make_book(tmp_path, cell="result = 1 / 0  # the broken cell"))
+    assert code != 0
+    assert "lectures/fixture.md" in output           # the lecture
+    assert "result = 1 / 0  # the broken cell" in output   # the failing cell's source
+    assert "ZeroDivisionError" in output
+
+
+def test_hanging_cell_hits_the_lectures_timeout(tmp_path):
+    code, output, seconds = build(make_book(tmp_path, cell="import time\ntime.sleep(300)",
+                                            timeout=5))
+    assert code != 0
+    assert "lectures/fixture.md" in output
+    assert "CellTimeoutError" in output or "timed out" in output
+    assert seconds < 120, f"the 5 s cell timeout was not applied: the build took {seconds:.0f} s"
+
+
+def test_broken_cross_reference_fails_the_build(tmp_path):
+    code, output, _ = build(make_book(tmp_path, prose_extra=", see {doc}`no_such_lecture`"))
+    assert code != 0
+    assert "fixture.md" in output and "no_such_lecture" in output
+
+
+def test_failing_cell_fails_the_test_suite_naming_lecture_and_cell(tmp_path):
+    book = make_book(tmp_path, cell="result = 1 / 0  # the broken cell")
+    for name in ("conftest.py", "pytest.ini"):
+        shutil.copy(ROOT / name, book / name)
+    result = subprocess.run([sys.executable, "-m", "pytest", "lectures/fixture.md", "-p", "no:cacheprovider"],
+                            cwd=book, capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "lectures/fixture.md::Cell 1 FAILED" in output or \
+        "FAILED lectures/fixture.md::Cell 1" in output, output[-3000:]
+    assert "result = 1 / 0  # the broken cell" in output
+    assert "1 passed" in output   # Cell 0 ran fine: the failure is the broken cell's

@@ -73,5 +73,6 @@ def test_comparison_prose_states_speed_ratios_filled_in_from_the_notebook(built_
     source = (ROOT / "lectures" / "numpy_vs_numba_vs_jax.md").read_text()
     computed = len(re.findall(r'glue_md\("\w+", compare_speed\(', source))
     assert computed >= 10
-    assert len(ratios) == computed, f"{computed} comparisons computed, prose shows {ratios}"
+    # (On a GPU one more comparison, the host-CPU scan, is glued as part of a sentence.)
+    assert len(ratios) >= computed, f"{computed} comparisons computed, prose shows {ratios}"
     assert re.search(r"\d (ns|µs|ms|s)\b", prose) and re.search(r"\d (kB|MB|GB)\b", prose)

@@ -18,7 +18,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv html test serve clean environment.yml
+.PHONY: help venv notebooks html test serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,9 +30,17 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)  ## Create .venv and install the pinned requirements (only when they changed)
 
-html: $(STAMP)  ## Build the site into _build/html, executing lectures (cached); warnings are errors
+# Both builds execute lectures through the same cache, so each lecture runs once.
+JB_BUILD = $(BIN)/jupyter-book build $(BOOK) -W -n --keep-going
+
+notebooks: $(STAMP)  ## Write clean .ipynb notebooks for Colab/Binder/download into _build/notebooks
 	@mkdir -p $(BOOK)/_build
-	$(BIN)/jupyter-book build $(BOOK) --builder html -W -n --keep-going 2>&1 | tee $(BOOK)/_build/build.log \
+	$(JB_BUILD) --builder custom --custom-builder jupyter 2>&1 | tee $(BOOK)/_build/notebooks.log \
+	  || { echo "Notebook build failed: the full log is in $(BOOK)/_build/notebooks.log"; exit 1; }
+	$(BIN)/python scripts/make_notebooks.py $(BOOK)/_build
+
+html: notebooks  ## Build the site into _build/html, executing lectures (cached); warnings are errors
+	$(JB_BUILD) --builder html 2>&1 | tee $(BOOK)/_build/build.log \
 	  || { echo "Build failed: the full log, with any cell's traceback, is in $(BOOK)/_build/build.log"; exit 1; }
 
 test: html  ## Build the site, then run the whole test suite (JOBS=2 workers)

@@ -27,3 +27,22 @@ def built_html():
     if not (HTML / "index.html").exists():
         pytest.fail(f"no built site at {HTML}: run `make html` first (`make test` does)")
     return HTML
+
+NOTEBOOKS = ROOT / "_build" / "notebooks"
+
+
+def site_config():
+    """(org, repo, notebooks branch, site URL) as _config.yml sets them, read independently
+    of the extension that builds the URLs, so a test can catch the extension getting them wrong."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    org, repo = config["repository"]["url"].removeprefix("https://github.com/").split("/")
+    branch = config["sphinx"]["config"]["notebooks_branch"]
+    return org, repo, branch, f"https://{org.lower()}.github.io/{repo}/"
+
+
+@pytest.fixture(scope="session")
+def built_notebooks():
+    """The notebooks `make notebooks` wrote (`make html`, and so `make test`, runs it)."""
+    if not list((NOTEBOOKS / "lectures").glob("*.ipynb")):
+        pytest.fail(f"no generated notebooks in {NOTEBOOKS}: run `make notebooks` first")
+    return NOTEBOOKS

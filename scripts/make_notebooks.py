@@ -1,0 +1,166 @@
+"""Finish the notebooks that sphinx-tojupyter wrote, for readers in Colab, Binder or Jupyter.
+
+    python scripts/make_notebooks.py [BUILD_DIR]     # `make notebooks` runs this
+
+Reads BUILD_DIR/jupyter/lectures/*.ipynb (MyST already rendered as plain Jupyter
+markdown, hidden test cells already dropped) and writes BUILD_DIR/notebooks/, the
+tree that CI publishes to the notebooks branch:
+
+    lectures/<name>.ipynb    each lecture, with a setup cell before its first code cell
+    lectures/lecture_tools.py
+    requirements.txt, runtime.txt   the Binder environment (pinned, from requirements.txt)
+    README.md
+
+The setup cell installs, quietly and pinned, only the packages the runtime lacks
+(on Colab: quantecon), and holds every package that is already installed at its
+installed version, so Colab's own JAX (GPU build included), NumPy and Numba are
+never replaced. It then makes `lecture_tools` importable: next to the notebook
+if it is not there (Colab opens a notebook alone; a downloaded notebook travels
+alone), from a copy of the module embedded in the cell.
+"""
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "_ext")]
+from notebook_links import site_url  # noqa: E402
+from sync_environment import read_pins  # noqa: E402
+
+# What the lectures import, by import name -> distribution name in requirements.txt.
+RUNTIME_PACKAGES = {
+    "numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "jax": "jax", "jaxlib": "jaxlib",
+    "matplotlib": "matplotlib", "quantecon": "quantecon", "threadpoolctl": "threadpoolctl",
+}
+PYTHON = "3.11"
+
+SETUP_TEMPLATE = '''\
+# Setup: install the packages this lecture needs that this Python lacks, pinned to the
+# versions the website was built with. Packages already installed are held at their
+# installed versions, so Colab's own JAX (GPU build included), NumPy and Numba stay.
+import importlib.metadata, importlib.util, subprocess, sys, tempfile
+
+PINNED = {pinned!r}
+missing = [spec for module, spec in PINNED.items() if importlib.util.find_spec(module) is None]
+if missing:
+    installed = []
+    for spec in PINNED.values():
+        name = spec.split("==")[0]
+        try:
+            installed.append(f"{{name}}=={{importlib.metadata.version(name)}}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as hold:
+        hold.write("\\n".join(installed))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-c", hold.name, *missing],
+                   check=True)
+    importlib.invalidate_caches()
+    print("installed:", ", ".join(missing))
+'''
+
+HELPER_TEMPLATE = '''\
+#@title Helper module `lecture_tools` (timing and formatting); run this cell
+# The lectures import lecture_tools.py, which sits next to the notebooks on the website's
+# repository. A notebook opened on its own (Colab, a download) writes this copy of it.
+import importlib.util
+if importlib.util.find_spec("lecture_tools") is None:
+    with open("lecture_tools.py", "w", encoding="utf-8") as module_file:
+        module_file.write({source!r})
+    importlib.invalidate_caches()
+'''
+
+
+def pinned_runtime():
+    pins = dict(pin.split("==") for pin in read_pins())
+    return {module: f"{dist}=={pins[dist]}" for module, dist in RUNTIME_PACKAGES.items()}
+
+
+def setup_cells(helper_source):
+    setup = nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(pinned=pinned_runtime()),
+                                      metadata={"tags": ["setup"]})
+    helper = nbformat.v4.new_code_cell(
+        HELPER_TEMPLATE.format(source=helper_source),
+        # Collapsed in Colab (a form showing only the title) and in JupyterLab.
+        metadata={"tags": ["setup"], "cellView": "form", "jupyter": {"source_hidden": True}})
+    return [setup, helper]
+
+
+def page_url(docname):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return f"{site_url(config['repository']['url'])}{docname}.html"
+
+
+def provenance_cell(docname):
+    return nbformat.v4.new_markdown_cell(
+        f"*This notebook is generated from the lecture [{docname}]({page_url(docname)}). "
+        "Numbers quoted in the text were measured when the website was built; the outputs "
+        "you get by running the cells are measured on your machine and will differ.*")
+
+
+def finish_notebook(nb, helper_source, docname):
+    """Return `nb` ready for readers: standard metadata and setup cells before the first code."""
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "title": nb.metadata.get("title", ""),
+    }
+    for cell in nb.cells:
+        cell.metadata.pop("hide-output", None)     # sphinx-tojupyter's own bookkeeping
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
+    if first_code is not None:
+        uses_helper = any("lecture_tools" in c.source for c in nb.cells if c.cell_type == "code")
+        cells = setup_cells(helper_source)
+        cells = [provenance_cell(docname)] + (cells if uses_helper else cells[:1])
+        nb.cells[first_code:first_code] = cells
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    for i, cell in enumerate(nb.cells):           # stable ids: republishing changes no ids
+        cell["id"] = f"cell-{i}"
+    nbformat.validate(nb)
+    return nb
+
+
+def binder_requirements():
+    pins = dict(pin.split("==") for pin in read_pins())
+    runtime = sorted(set(RUNTIME_PACKAGES.values()))
+    return "".join(f"{dist}=={pins[dist]}\n" for dist in runtime)
+
+
+README = """# Lecture notebooks: NumPy vs Numba vs JAX
+
+Generated by `make notebooks` from the lectures on the `main` branch and published by CI.
+Do not edit: changes are overwritten on every publication. Open a notebook in Colab or
+Binder from the launch button of its page on the website.
+"""
+
+
+def main(build_dir):
+    build_dir = Path(build_dir)
+    source_dir = build_dir / "jupyter" / "lectures"
+    out = build_dir / "notebooks"
+    sources = sorted(source_dir.glob("*.ipynb"))
+    if not sources:
+        print(f"no notebooks in {source_dir}: run the jupyter builder first (`make notebooks`)",
+              file=sys.stderr)
+        return 1
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "lectures").mkdir(parents=True)
+    helper_source = (ROOT / "lectures" / "lecture_tools.py").read_text(encoding="utf-8")
+    for path in sources:
+        nb = finish_notebook(nbformat.read(path, as_version=4), helper_source,
+                             f"lectures/{path.stem}")
+        nbformat.write(nb, out / "lectures" / path.name)
+    shutil.copy(ROOT / "lectures" / "lecture_tools.py", out / "lectures" / "lecture_tools.py")
+    (out / "requirements.txt").write_text(binder_requirements())
+    (out / "runtime.txt").write_text(f"python-{PYTHON}\n")
+    (out / "README.md").write_text(README)
+    print(f"wrote {len(sources)} notebooks to {out / 'lectures'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ROOT / "_build"))

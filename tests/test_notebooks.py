@@ -1,0 +1,144 @@
+"""The notebooks readers open in Colab, Binder or Jupyter: where the buttons point, and what they get."""
+import re
+import subprocess
+import sys
+from urllib.parse import parse_qs, urlparse
+
+import jupytext
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import ROOT, site_config, toc_files
+
+DOCS = toc_files()
+MYST_SYNTAX = ["```{", "{doc}`", "{ref}`", "{glue", "{code-cell}", ":tags:", ":class:", "{include}",
+               "{admonition}", "{note}", "(parallel)="]
+
+
+def page(built_html, doc):
+    return BeautifulSoup((built_html / f"{doc}.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def notebook(built_notebooks, doc):
+    return nbformat.read(built_notebooks / f"{doc}.ipynb", as_version=4)
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_colab_button_opens_the_generated_notebook_on_the_notebooks_branch(built_html, built_notebooks, doc):
+    org, repo, branch, _ = site_config()
+    link = page(built_html, doc).select_one("a.btn-launch-colab-button")
+    assert link is not None, f"{doc}: no Colab button"
+    url = urlparse(link["href"])
+    assert (url.scheme, url.netloc) == ("https", "colab.research.google.com")
+    match = re.fullmatch(rf"/github/{org}/{repo}/blob/{branch}/(.+)", url.path)
+    assert match, f"{doc}: Colab URL {link['href']} is not /github/{org}/{repo}/blob/{branch}/PATH"
+    path = match.group(1)
+    assert path.endswith(".ipynb"), f"Colab cannot open {path}"
+    assert (built_notebooks / path).is_file(), f"{path} is not among the generated notebooks"
+    assert path == f"{doc}.ipynb"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_binder_button_opens_the_same_notebook_in_jupyterlab(built_html, built_notebooks, doc):
+    org, repo, branch, _ = site_config()
+    link = page(built_html, doc).select_one("a.btn-launch-binder-button")
+    assert link is not None, f"{doc}: no Binder button"
+    url = urlparse(link["href"])
+    assert (url.scheme, url.netloc, url.path) == ("https", "mybinder.org", f"/v2/gh/{org}/{repo}/{branch}")
+    (urlpath,) = parse_qs(url.query)["urlpath"]
+    assert urlpath.startswith("lab/tree/")
+    path = urlpath.removeprefix("lab/tree/")
+    assert (built_notebooks / path).is_file() and path == f"{doc}.ipynb"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_download_buttons_give_the_generated_notebook_and_the_markdown_source(built_html, built_notebooks, doc):
+    html = built_html / f"{doc}.html"
+    soup = page(built_html, doc)
+    ipynb = soup.select_one("a.btn-download-notebook-button")
+    source = soup.select_one("a.btn-download-source-button")
+    assert ipynb is not None and source is not None, f"{doc}: download buttons missing"
+    served_ipynb = (html.parent / ipynb["href"]).resolve()
+    served_md = (html.parent / source["href"]).resolve()
+    assert served_ipynb.read_bytes() == (built_notebooks / f"{doc}.ipynb").read_bytes()
+    assert served_md.suffix == ".md"
+    assert served_md.read_text(encoding="utf-8") == (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    # The menu's links save files rather than open them (script shipped with every page).
+    scripts = [s.get("src", "") for s in soup.find_all("script")]
+    assert any("download-links.js" in s for s in scripts)
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_generated_notebook_is_valid_and_free_of_myst_syntax(built_notebooks, doc):
+    nb = notebook(built_notebooks, doc)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for marker in MYST_SYNTAX:
+                assert marker not in cell.source, f"{doc}: MyST syntax {marker!r} in:\n{cell.source[:300]}"
+        else:   # code: no leftover cell options (strings inside the code may mention anything)
+            assert not re.match(r"\s*(:\w+:|```)", cell.source), f"{doc}: MyST residue in code"
+            assert not cell.outputs, f"{doc}: notebooks are published without outputs"
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_generated_notebook_keeps_every_visible_cell_and_drops_the_hidden_checks(built_notebooks, doc):
+    source = [c for c in jupytext.read(ROOT / f"{doc}.md").cells if c.cell_type == "code"]
+    code = [c.source.strip() for c in notebook(built_notebooks, doc).cells if c.cell_type == "code"]
+    for cell in source:
+        hidden = "remove-cell" in cell.metadata.get("tags", [])
+        assert (cell.source.strip() in code) != hidden, (
+            f"{doc}: {'hidden' if hidden else 'visible'} cell {'leaked into' if hidden else 'missing from'} "
+            f"the notebook:\n{cell.source[:200]}")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_links_between_lectures_point_to_pages_of_the_published_site(built_html, built_notebooks, doc):
+    *_, site = site_config()
+    text = "\n".join(c.source for c in notebook(built_notebooks, doc).cells if c.cell_type == "markdown")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    for target in targets:
+        assert not target.endswith((".md", ".ipynb")), f"{doc}: relative notebook link {target}"
+        if target.startswith(site):
+            page_path = target.removeprefix(site).split("#")[0]
+            assert (built_html / page_path).is_file(), f"{doc}: {target} is not a page of the site"
+    if doc.endswith("numpy_vs_numba_vs_jax"):
+        assert sum(t.startswith(site) for t in targets) >= 3
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if "import jax" in (ROOT / f"{d}.md").read_text()])
+def test_lectures_that_use_jax_tell_colab_users_how_to_get_a_gpu(built_notebooks, doc):
+    assert "{include} _includes/gpu_note.md" in (ROOT / f"{doc}.md").read_text()
+    text = "\n".join(c.source for c in notebook(built_notebooks, doc).cells)
+    assert "Change runtime type" in text
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if "code-cell" in (ROOT / f"{d}.md").read_text()])
+def test_setup_cell_comes_before_the_lectures_own_code(built_notebooks, doc):
+    code = [c for c in notebook(built_notebooks, doc).cells if c.cell_type == "code"]
+    assert "setup" in code[0].metadata.get("tags", [])
+    assert "pip" in code[0].source and "install" in code[0].source
+
+
+def test_setup_cell_installs_nothing_where_everything_is_installed(built_notebooks):
+    code = [c for c in notebook(built_notebooks, "lectures/numpy_vs_numba_vs_jax").cells
+            if c.cell_type == "code"]
+    setup = code[0].source
+    # Make any pip call fail loudly: in this environment the cell must not need pip at all.
+    guard = "import subprocess\ndef _no_pip(*a, **k): raise AssertionError('pip was called')\nsubprocess.run = _no_pip\n"
+    result = subprocess.run([sys.executable, "-c", guard + setup], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "installed:" not in result.stdout
+
+
+def test_binder_environment_pins_what_the_notebooks_import(built_notebooks):
+    pins = {line.split("==")[0]: line for line in
+            (ROOT / "requirements.txt").read_text().splitlines() if "==" in line}
+    binder = (built_notebooks / "requirements.txt").read_text().split()
+    assert binder and all(pins[p.split("==")[0]].startswith(p) for p in binder)
+    assert {"jax", "numba", "numpy", "quantecon", "matplotlib"} <= {p.split("==")[0] for p in binder}
+    assert (built_notebooks / "runtime.txt").read_text().strip() == "python-3.11"
+    assert (built_notebooks / "lectures" / "lecture_tools.py").read_text() == \
+        (ROOT / "lectures" / "lecture_tools.py").read_text()

@@ -1,0 +1,64 @@
+"""The GitHub workflows: valid, pinned, least privilege, and clean under zizmor."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+BIN = Path(sys.executable).parent
+
+
+def load(path):
+    return yaml.load(path.read_text(), Loader=yaml.BaseLoader)   # keep "on" a string key
+
+
+def tool(name):
+    path = BIN / name
+    return str(path) if path.exists() else shutil.which(name)
+
+
+def test_there_are_workflows_to_publish_and_to_test():
+    assert {p.stem for p in WORKFLOWS} >= {"publish", "test"}
+
+
+def test_workflows_match_the_github_workflow_schema():
+    result = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                             *map(str, WORKFLOWS)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing_even_when_pedantic():
+    result = subprocess.run([tool("zizmor"), "--offline", "--persona=pedantic", "--no-progress",
+                             str(ROOT / ".github" / "workflows")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_commit(path):
+    uses = re.findall(r"uses:\s*(\S+)", path.read_text())
+    assert uses
+    for ref in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), f"{path.name}: {ref} is not pinned to a SHA"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege_timeouts_and_concurrency(path):
+    workflow = load(path)
+    assert workflow["permissions"] == {}, f"{path.name}: default permissions must be none"
+    assert "concurrency" in workflow
+    for name, job in workflow["jobs"].items():
+        assert "permissions" in job, f"{path.name}: job {name} must state its permissions"
+        assert int(job["timeout-minutes"]) <= 90, f"{path.name}: job {name} needs a timeout"
+
+
+def test_publishing_runs_only_from_main_and_by_hand():
+    triggers = load(ROOT / ".github" / "workflows" / "publish.yml")["on"]
+    assert set(triggers) == {"push", "workflow_dispatch"}
+    assert triggers["push"]["branches"] == ["main"]

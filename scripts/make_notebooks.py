@@ -43,7 +43,9 @@ SETUP_TEMPLATE = '''\
 # installed versions, so Colab's own JAX (GPU build included), NumPy and Numba stay.
 import importlib.metadata, importlib.util, subprocess, sys, tempfile
 
-PINNED = {pinned!r}
+PINNED = {{  # import name: pinned requirement
+{pinned}
+}}
 missing = [spec for module, spec in PINNED.items() if importlib.util.find_spec(module) is None]
 if missing:
     installed = []
@@ -79,7 +81,8 @@ def pinned_runtime():
 
 
 def setup_cells(helper_source):
-    setup = nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(pinned=pinned_runtime()),
+    pinned = "\n".join(f"    {module!r}: {spec!r}," for module, spec in pinned_runtime().items())
+    setup = nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(pinned=pinned),
                                       metadata={"tags": ["setup"]})
     helper = nbformat.v4.new_code_cell(
         HELPER_TEMPLATE.format(source=helper_source),
@@ -93,11 +96,10 @@ def page_url(docname):
     return f"{site_url(config['repository']['url'])}{docname}.html"
 
 
-def provenance_cell(docname):
-    return nbformat.v4.new_markdown_cell(
-        f"*This notebook is generated from the lecture [{docname}]({page_url(docname)}). "
-        "Numbers quoted in the text were measured when the website was built; the outputs "
-        "you get by running the cells are measured on your machine and will differ.*")
+def provenance(docname, title):
+    return (f"*This notebook is generated from the lecture [{title}]({page_url(docname)}). "
+            "Numbers quoted in the text were measured when the website was built; the outputs "
+            "you get by running the cells are measured on your machine and will differ.*")
 
 
 def finish_notebook(nb, helper_source, docname):
@@ -115,8 +117,11 @@ def finish_notebook(nb, helper_source, docname):
     if first_code is not None:
         uses_helper = any("lecture_tools" in c.source for c in nb.cells if c.cell_type == "code")
         cells = setup_cells(helper_source)
-        cells = [provenance_cell(docname)] + (cells if uses_helper else cells[:1])
-        nb.cells[first_code:first_code] = cells
+        nb.cells[first_code:first_code] = cells if uses_helper else cells[:1]
+    # Right under the title: where the notebook comes from and whose numbers the text quotes.
+    title_cell = next(c for c in nb.cells if c.source.lstrip().startswith("# "))
+    heading, _, rest = title_cell.source.lstrip().partition("\n")
+    title_cell.source = f"{heading}\n\n{provenance(docname, nb.metadata['title'])}\n{rest}"
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, cell in enumerate(nb.cells):           # stable ids: republishing changes no ids
         cell["id"] = f"cell-{i}"

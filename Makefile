@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Touched after a successful install; older than requirements.txt means reinstall.
 STAMP := $(VENV)/.installed-requirements
+GPU_STAMP := $(VENV)/.installed-requirements-gpu
 # Book to build; the tests point it at small fixture books.
 BOOK ?= .
 # pytest-xdist workers (this project's machines have 2 cores).
@@ -18,7 +19,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv notebooks html test serve clean environment.yml
+.PHONY: help venv notebooks html test test-gpu serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -46,10 +47,23 @@ html: notebooks  ## Build the site into _build/html, executing lectures (cached)
 test: html  ## Build the site, then run the whole test suite (JOBS=2 workers)
 	$(BIN)/python -m pytest -n $(JOBS)
 
+$(GPU_STAMP): $(STAMP) requirements-gpu.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-gpu.txt
+	touch $@
+
+# The execution cache does not know which device ran a lecture, so the GPU run starts
+# clean: every page is executed, and its numbers measured, on the GPU.
+test-gpu: $(GPU_STAMP)  ## On an NVIDIA GPU machine: CUDA JAX overlay, clean build, whole suite with REQUIRE_GPU=1
+	-nvidia-smi
+	$(BIN)/python -c "import jax; print('JAX', jax.__version__, 'devices:', jax.devices())"
+	rm -rf _build
+	$(MAKE) --no-print-directory html
+	REQUIRE_GPU=1 $(BIN)/python -m pytest -n $(JOBS)
+
 serve: html  ## Preview the built site at http://localhost:8000 (PORT=...)
 	$(BIN)/python -m http.server $(PORT) --directory _build/html
 
-environment.yml: requirements.txt  ## Regenerate environment.yml (conda/Binder) from requirements.txt
+environment.yml: requirements.txt  ## Regenerate environment.yml and requirements-gpu.txt from requirements.txt
 	$(PYTHON) scripts/sync_environment.py
 
 clean:  ## Remove the built site and execution cache (keeps .venv)

@@ -1,7 +1,11 @@
-"""Write environment.yml (conda / Binder) from requirements.txt, the one pinned list.
+"""Write the lists derived from requirements.txt, the one pinned list.
 
-    python scripts/sync_environment.py          # rewrite environment.yml
-    python scripts/sync_environment.py --check  # exit 1 if it is out of date
+* environment.yml: the same pins as a conda environment (conda users, Binder);
+* requirements-gpu.txt: the CUDA overlay, installed on top of requirements.txt by
+  `make test-gpu` and the GPU workflow: the CUDA 12 build of the pinned JAX.
+
+    python scripts/sync_environment.py          # rewrite both
+    python scripts/sync_environment.py --check  # exit 1 if either is out of date
 """
 import sys
 from pathlib import Path
@@ -9,7 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "requirements.txt"
 ENVIRONMENT = ROOT / "environment.yml"
+GPU_OVERLAY = ROOT / "requirements-gpu.txt"
 PYTHON = "3.11"
+CUDA = "cuda12"   # JAX's CUDA 12 wheels run with NVIDIA drivers >= 525
 
 
 def read_pins(path=REQUIREMENTS):
@@ -38,15 +44,30 @@ def render_environment(pins):
     return "\n".join(lines) + "\n"
 
 
+def render_gpu_overlay(pins):
+    jax = dict(pin.split("==") for pin in pins)["jax"]
+    return "\n".join([
+        "# GENERATED from requirements.txt by scripts/sync_environment.py: do not edit.",
+        "# CUDA overlay for `make test-gpu` and .github/workflows/gpu.yml, installed on top",
+        f"# of requirements.txt: the {CUDA} build of the pinned JAX (NVIDIA driver >= 525).",
+        f"jax[{CUDA}]=={jax}",
+        f"jax-{CUDA}-plugin[with-cuda]=={jax}",
+        f"jax-{CUDA}-pjrt=={jax}",
+    ]) + "\n"
+
+
 def main(argv):
-    wanted = render_environment(read_pins())
+    pins = read_pins()
+    wanted = {ENVIRONMENT: render_environment(pins), GPU_OVERLAY: render_gpu_overlay(pins)}
     if "--check" in argv:
-        if not ENVIRONMENT.exists() or ENVIRONMENT.read_text() != wanted:
-            print("environment.yml is out of date: run `make environment.yml`", file=sys.stderr)
+        stale = [p.name for p, text in wanted.items() if not p.exists() or p.read_text() != text]
+        if stale:
+            print(f"{', '.join(stale)} out of date: run `make environment.yml`", file=sys.stderr)
             return 1
         return 0
-    ENVIRONMENT.write_text(wanted)
-    print(f"wrote {ENVIRONMENT.relative_to(ROOT)}")
+    for path, text in wanted.items():
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

@@ -23,8 +23,8 @@ def tool(name):
     return str(path) if path.exists() else shutil.which(name)
 
 
-def test_there_are_workflows_to_publish_and_to_test():
-    assert {p.stem for p in WORKFLOWS} >= {"publish", "test"}
+def test_there_are_workflows_to_publish_and_to_test_on_cpu_and_gpu():
+    assert {p.stem for p in WORKFLOWS} >= {"publish", "test", "gpu"}
 
 
 def test_workflows_match_the_github_workflow_schema():
@@ -62,3 +62,15 @@ def test_publishing_runs_only_from_main_and_by_hand():
     triggers = load(ROOT / ".github" / "workflows" / "publish.yml")["on"]
     assert set(triggers) == {"push", "workflow_dispatch"}
     assert triggers["push"]["branches"] == ["main"]
+
+
+def test_gpu_job_never_runs_for_pull_requests_and_requires_the_gpu():
+    workflow = load(ROOT / ".github" / "workflows" / "gpu.yml")
+    assert set(workflow["on"]) == {"push", "schedule", "workflow_dispatch"}
+    job = workflow["jobs"]["test-gpu"]
+    assert "vars.GPU_RUNNER_LABEL" in job["runs-on"] and "'gpu'" in job["runs-on"]
+    runs = [step.get("run", "") for step in job["steps"]]
+    assert "nvidia-smi" in runs and "make test-gpu" in runs
+    makefile = (ROOT / "Makefile").read_text()
+    assert "REQUIRE_GPU=1 $(BIN)/python -m pytest" in makefile
+    assert "-r requirements-gpu.txt" in makefile

@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed-requirements
 GPU_STAMP := $(VENV)/.installed-requirements-gpu
 # Book to build; the tests point it at small fixture books.
 BOOK ?= .
+# Debian's Chromium, driven by the browser tests and `make screenshots`.
+CHROMIUM ?= /usr/bin/chromium
 # pytest-xdist workers (this project's machines have 2 cores).
 JOBS ?= 2
 PORT ?= 8000
@@ -19,7 +21,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv notebooks html test test-gpu serve clean environment.yml
+.PHONY: help venv notebooks html chromium test test-gpu screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,7 +46,12 @@ html: notebooks  ## Build the site into _build/html, executing lectures (cached)
 	$(JB_BUILD) --builder html 2>&1 | tee $(BOOK)/_build/build.log \
 	  || { echo "Build failed: the full log, with any cell's traceback, is in $(BOOK)/_build/build.log"; exit 1; }
 
-test: html  ## Build the site, then run the whole test suite (JOBS=2 workers)
+chromium:  ## Install Debian's Chromium for the browser tests, if missing (apt-get, as root)
+	@test -x $(CHROMIUM) || { test "$$(id -u)" = 0 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	  || { echo "Chromium is needed at $(CHROMIUM): run 'sudo apt-get install chromium' (Debian/Ubuntu)"; exit 1; }
+
+test: html chromium  ## Build the site, then run the whole test suite (JOBS=2 workers)
 	$(BIN)/python -m pytest -n $(JOBS)
 
 $(GPU_STAMP): $(STAMP) requirements-gpu.txt
@@ -59,6 +66,9 @@ test-gpu: $(GPU_STAMP)  ## On an NVIDIA GPU machine: CUDA JAX overlay, clean bui
 	rm -rf _build
 	$(MAKE) --no-print-directory html
 	REQUIRE_GPU=1 $(BIN)/python -m pytest -n $(JOBS)
+
+screenshots: html chromium  ## Desktop (light, dark) and phone screenshots of every page in _build/screenshots
+	$(BIN)/python scripts/screenshots.py _build/html _build/screenshots
 
 serve: html  ## Preview the built site at http://localhost:8000 (PORT=...)
 	$(BIN)/python -m http.server $(PORT) --directory _build/html

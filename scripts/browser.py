@@ -1,0 +1,62 @@
+"""Serve the built site locally and drive Debian's Chromium over it (Playwright).
+
+Shared by the browser tests (tests/test_browser.py) and `make screenshots`
+(scripts/screenshots.py). Never downloads a browser: it uses /usr/bin/chromium,
+which `make chromium` installs with apt-get.
+"""
+import contextlib
+import functools
+import http.server
+import os
+import threading
+from pathlib import Path
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+
+
+def chromium_problem():
+    """Why Chromium cannot be used here, or None."""
+    if Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK):
+        return None
+    return (f"no Chromium at {CHROMIUM}. The browser tests use Debian's package: run "
+            "`make chromium` (as root: apt-get install chromium), or set CHROMIUM=/path/to/chromium.")
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".ipynb": "application/x-ipynb+json", ".md": "text/markdown; charset=utf-8",
+                      ".js": "text/javascript", ".woff2": "font/woff2"}
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory):
+    """Serve `directory` on a free localhost port; yields the base URL (ending in /)."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def launch(playwright):
+    problem = chromium_problem()
+    if problem:
+        raise RuntimeError(problem)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def wait_for_page(page):
+    """Wait until the page, its requests and its math typesetting have settled."""
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => window.MathJax?.startup?.promise ?? null")

@@ -1,0 +1,204 @@
+"""The built site as readers see it: a real Chromium over the site served on localhost.
+
+Chromium is Debian's (`make chromium` installs it; `make test` runs that first); it is
+never downloaded by Playwright. Every page is loaded once and then checked for console
+errors, failed or off-site requests, page weight, math, code, layout at phone width and
+accessibility (axe-core), in light and dark mode.
+"""
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from matplotlib import image as mpimg
+
+from conftest import HTML, ROOT, site_config, toc_files
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from browser import DESKTOP, PHONE, chromium_problem, launch, serve, wait_for_page  # noqa: E402
+
+# Every page a reader can reach: the lectures, plus search and the index.
+PAGES = toc_files() + ["search", "genindex"]
+LECTURES = toc_files()
+WITH_CODE = [d for d in LECTURES if "{code-cell}" in (ROOT / f"{d}.md").read_text()]
+# Bytes transferred for one page with an empty cache, uncompressed. Most of it is the
+# theme's icon font script (~1.5 MB) and MathJax (~1.2 MB), both served by the site.
+PAGE_BUDGET = 4_500_000
+
+WEIGHT_JS = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  return nav.encodedBodySize + performance.getEntriesByType('resource')
+    .reduce((sum, r) => sum + r.encodedBodySize, 0);
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    problem = chromium_problem()
+    if problem:
+        pytest.fail(problem)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def site(built_html):
+    with serve(built_html) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def visits(browser, site):
+    """Each page loaded once at desktop size, with what it logged and requested."""
+    cache = {}
+
+    def visit(doc):
+        if doc not in cache:
+            page = browser.new_page(viewport=DESKTOP)
+            record = {"page": page, "console": [], "failed": [], "requests": []}
+            page.on("console", lambda m: m.type == "error" and record["console"].append(m.text))
+            page.on("pageerror", lambda e: record["console"].append(str(e)))
+            page.on("requestfailed", lambda r: record["failed"].append(r.url))
+            page.on("response", lambda r: r.status >= 400 and record["failed"].append(f"{r.status} {r.url}"))
+            page.on("request", lambda r: record["requests"].append(r.url))
+            page.goto(f"{site}{doc}.html")
+            wait_for_page(page)
+            record["weight"] = page.evaluate(WEIGHT_JS)
+            cache[doc] = record
+        return cache[doc]
+
+    yield visit
+    for record in cache.values():
+        record["page"].close()
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_loads_without_console_errors_or_failed_requests(visits, doc):
+    record = visits(doc)
+    assert not record["console"], f"{doc}: console errors {record['console']}"
+    assert not record["failed"], f"{doc}: failed requests {record['failed']}"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_every_request_goes_to_the_site_itself_so_it_works_offline(visits, site, doc):
+    remote = [url for url in visits(doc)["requests"] if not url.startswith(site)]
+    assert not remote, f"{doc} fetched from elsewhere: {remote}"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_weight_is_within_budget(visits, doc):
+    weight = visits(doc)["weight"]
+    print(f"{doc}: {weight / 1e6:.2f} MB transferred (budget {PAGE_BUDGET / 1e6:.1f} MB)")
+    assert 0 < weight <= PAGE_BUDGET, f"{doc}: {weight:,} bytes > budget {PAGE_BUDGET:,}"
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_math_is_typeset_and_no_raw_tex_is_left(visits, doc):
+    page = visits(doc)["page"]
+    source_math = page.locator("div.math, span.math").count()
+    typeset = page.locator("mjx-container").count()
+    assert typeset >= source_math, f"{doc}: {source_math} formulas, {typeset} typeset"
+    text = page.locator("article").inner_text()
+    assert "$$" not in text and "\\(" not in text and "\\[" not in text, f"{doc}: raw TeX in the page"
+    if doc.endswith("numpy_vs_numba_vs_jax"):
+        assert typeset >= 10
+
+
+@pytest.mark.parametrize("doc", WITH_CODE)
+def test_code_cells_and_their_outputs_are_shown(visits, doc):
+    page = visits(doc)["page"]
+    inputs = page.locator("div.cell div.cell_input")
+    outputs = page.locator("div.cell div.cell_output")
+    assert inputs.count() > 3 and outputs.count() > 3
+    assert inputs.first.is_visible() and outputs.first.is_visible()
+
+
+def test_surface_plot_is_visible_and_not_blank(visits):
+    page = visits("lectures/numpy_vs_numba_vs_jax")["page"]
+    image = page.locator("div.tag_surface-plot img")
+    image.scroll_into_view_if_needed()
+    assert image.is_visible()
+    assert page.evaluate("(img) => img.complete && img.naturalWidth", image.element_handle()) > 300
+    pixels = mpimg.imread(io.BytesIO(image.screenshot()), format="png")
+    rgb = (pixels[..., :3] * 255).astype(int).reshape(-1, 3)
+    colours = {tuple(p) for p in rgb[::5]}
+    not_white = (rgb.sum(axis=1) < 3 * 240).mean()
+    assert len(colours) > 200, f"only {len(colours)} colours: the plot looks blank"
+    assert not_white > 0.15, f"only {not_white:.0%} of the plot is not white"
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_no_horizontal_page_scroll_at_phone_width(browser, site, doc):
+    page = browser.new_page(viewport=PHONE)
+    try:
+        page.goto(f"{site}{doc}.html")
+        wait_for_page(page)
+        scroll, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert scroll <= width, f"{doc}: the page is {scroll}px wide on a {width}px phone"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+@pytest.mark.parametrize("doc", PAGES)
+def test_no_serious_or_critical_accessibility_violations(browser, site, doc, mode):
+    from axe_playwright_python.sync_playwright import Axe
+    context = browser.new_context(viewport=DESKTOP, color_scheme=mode)
+    try:
+        page = context.new_page()
+        page.goto(f"{site}{doc}.html")
+        wait_for_page(page)
+        assert page.evaluate("document.documentElement.dataset.theme") == mode
+        violations = Axe().run(page).response["violations"]
+        serious = [f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. "
+                   f"{v['nodes'][0]['target']})" for v in violations
+                   if v["impact"] in ("serious", "critical")]
+        assert not serious, f"{doc} ({mode}):\n" + "\n".join(serious)
+    finally:
+        context.close()
+
+
+def test_search_for_vmap_finds_the_comparison_lecture(browser, site):
+    page = browser.new_page()
+    try:
+        page.goto(f"{site}search.html?q=vmap")
+        results = page.locator("#search-results li a")
+        results.first.wait_for(timeout=20_000)
+        hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+        assert any("numpy_vs_numba_vs_jax" in h for h in hrefs), hrefs
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_launch_and_download_menus_open_on_the_urls_the_config_derives(visits, doc):
+    org, repo, branch, _ = site_config()
+    page = visits(doc)["page"]
+    page.locator(".dropdown-launch-buttons button.dropdown-toggle").click()
+    colab = page.locator("a.btn-launch-colab-button")
+    binder = page.locator("a.btn-launch-binder-button")
+    assert colab.is_visible() and binder.is_visible()
+    assert colab.get_attribute("href") == (
+        f"https://colab.research.google.com/github/{org}/{repo}/blob/{branch}/{doc}.ipynb")
+    assert binder.get_attribute("href") == (
+        f"https://mybinder.org/v2/gh/{org}/{repo}/{branch}?urlpath=lab/tree/{doc}.ipynb")
+    page.keyboard.press("Escape")
+    page.locator(".dropdown-download-buttons button.dropdown-toggle").click()
+    notebook = page.locator("a.btn-download-notebook-button")
+    assert notebook.is_visible()
+    assert notebook.get_attribute("download") == f"{doc.split('/')[-1]}.ipynb"
+    page.keyboard.press("Escape")
+
+
+def test_every_internal_link_and_anchor_resolves():
+    linkchecker = Path(sys.executable).parent / "linkchecker"
+    result = subprocess.run([str(linkchecker), "-f", str(ROOT / "tests" / "linkcheckerrc"),
+                             "--no-status", str(HTML / "index.html")],
+                            capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "0 warnings found. 0 errors found." in output

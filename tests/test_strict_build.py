@@ -44,7 +44,8 @@ x = 1 + 1
 def make_book(tmp_path, cell="print(x)", prose_extra="", timeout=60):
     """A fixture book with one lecture, lectures/fixture.md, and the site's own config."""
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
-    shutil.copytree(ROOT / "_ext", tmp_path / "_ext")          # the config's local extension
+    for folder in ("_ext", "_static", "_vendor"):            # what the config refers to
+        shutil.copytree(ROOT / folder, tmp_path / folder)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: lectures/fixture\n")
     (tmp_path / "lectures").mkdir()
     shutil.copy(ROOT / "lectures" / "lecture_tools.py", tmp_path / "lectures")

@@ -21,7 +21,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv notebooks html chromium test test-gpu screenshots serve clean environment.yml
+.PHONY: help venv notebooks html chromium test test-gpu bench screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ test-gpu: $(GPU_STAMP)  ## On an NVIDIA GPU machine: CUDA JAX overlay, clean bui
 	rm -rf _build
 	$(MAKE) --no-print-directory html
 	REQUIRE_GPU=1 $(BIN)/python -m pytest -n $(JOBS)
+
+bench: $(STAMP)  ## Time every implementation over a range of sizes against the hardware's floor (_build/bench)
+	$(BIN)/python scripts/bench.py --out _build/bench
 
 screenshots: html chromium  ## Desktop (light, dark) and phone screenshots of every page in _build/screenshots
 	$(BIN)/python scripts/screenshots.py _build/html _build/screenshots

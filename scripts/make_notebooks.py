@@ -7,17 +7,19 @@ markdown, hidden test cells already dropped) and writes BUILD_DIR/notebooks/, th
 tree that CI publishes to the notebooks branch:
 
     lectures/<name>.ipynb    each lecture, with a setup cell before its first code cell
-    lectures/lecture_tools.py
+    lectures/lecture_tools.py, lectures/benchmarks.py   (helper modules the lectures import)
     requirements.txt, runtime.txt   the Binder environment (pinned, from requirements.txt)
     README.md
 
 The setup cell installs, quietly and pinned, only the packages the runtime lacks
 (on Colab: quantecon), and holds every package that is already installed at its
 installed version, so Colab's own JAX (GPU build included), NumPy and Numba are
-never replaced. It then makes `lecture_tools` importable: next to the notebook
-if it is not there (Colab opens a notebook alone; a downloaded notebook travels
-alone), from a copy of the module embedded in the cell.
+never replaced. Collapsed cells then make the helper modules the lecture imports
+(`lecture_tools`, `benchmarks`) importable: written next to the notebook if they are
+not there (Colab opens a notebook alone; a downloaded notebook travels alone), from
+copies embedded in the cells.
 """
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -64,15 +66,17 @@ if missing:
 '''
 
 HELPER_TEMPLATE = '''\
-#@title Helper module `lecture_tools` (timing and formatting); run this cell
-# The lectures import lecture_tools.py, which sits next to the notebooks on the website's
+#@title Helper module `{module}`; run this cell
+# This lecture imports {module}.py, which sits next to the notebooks in the website's
 # repository. A notebook opened on its own (Colab, a download) writes this copy of it.
 import importlib.util
-if importlib.util.find_spec("lecture_tools") is None:
-    with open("lecture_tools.py", "w", encoding="utf-8") as module_file:
+if importlib.util.find_spec("{module}") is None:
+    with open("{module}.py", "w", encoding="utf-8") as module_file:
         module_file.write({source!r})
     importlib.invalidate_caches()
 '''
+# Helper modules in lectures/, in dependency order (benchmarks imports lecture_tools).
+HELPERS = ["lecture_tools", "benchmarks"]
 
 
 def pinned_runtime():
@@ -80,15 +84,26 @@ def pinned_runtime():
     return {module: f"{dist}=={pins[dist]}" for module, dist in RUNTIME_PACKAGES.items()}
 
 
-def setup_cells(helper_source):
+def setup_cells(helpers):
+    """The install cell, then one collapsed cell per helper module the notebook needs."""
     pinned = "\n".join(f"    {module!r}: {spec!r}," for module, spec in pinned_runtime().items())
-    setup = nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(pinned=pinned),
-                                      metadata={"tags": ["setup"]})
-    helper = nbformat.v4.new_code_cell(
-        HELPER_TEMPLATE.format(source=helper_source),
-        # Collapsed in Colab (a form showing only the title) and in JupyterLab.
-        metadata={"tags": ["setup"], "cellView": "form", "jupyter": {"source_hidden": True}})
-    return [setup, helper]
+    cells = [nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(pinned=pinned),
+                                       metadata={"tags": ["setup"]})]
+    for module in helpers:
+        source = (ROOT / "lectures" / f"{module}.py").read_text(encoding="utf-8")
+        cells.append(nbformat.v4.new_code_cell(
+            HELPER_TEMPLATE.format(module=module, source=source),
+            # Collapsed in Colab (a form showing only the title) and in JupyterLab.
+            metadata={"tags": ["setup"], "cellView": "form", "jupyter": {"source_hidden": True}}))
+    return cells
+
+
+def helpers_needed(nb):
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    needed = [m for m in HELPERS if re.search(rf"^\s*(import|from)\s+{m}\b", code, re.M)]
+    if "benchmarks" in needed and "lecture_tools" not in needed:
+        needed.insert(0, "lecture_tools")
+    return needed
 
 
 def page_url(docname):
@@ -102,7 +117,7 @@ def provenance(docname, title):
             "you get by running the cells are measured on your machine and will differ.*")
 
 
-def finish_notebook(nb, helper_source, docname):
+def finish_notebook(nb, docname):
     """Return `nb` ready for readers: standard metadata and setup cells before the first code."""
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -115,9 +130,7 @@ def finish_notebook(nb, helper_source, docname):
             cell.outputs, cell.execution_count = [], None
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
     if first_code is not None:
-        uses_helper = any("lecture_tools" in c.source for c in nb.cells if c.cell_type == "code")
-        cells = setup_cells(helper_source)
-        nb.cells[first_code:first_code] = cells if uses_helper else cells[:1]
+        nb.cells[first_code:first_code] = setup_cells(helpers_needed(nb))
     # Right under the title: where the notebook comes from and whose numbers the text quotes.
     title_cell = next(c for c in nb.cells if c.source.lstrip().startswith("# "))
     heading, _, rest = title_cell.source.lstrip().partition("\n")
@@ -154,12 +167,11 @@ def main(build_dir):
         return 1
     shutil.rmtree(out, ignore_errors=True)
     (out / "lectures").mkdir(parents=True)
-    helper_source = (ROOT / "lectures" / "lecture_tools.py").read_text(encoding="utf-8")
     for path in sources:
-        nb = finish_notebook(nbformat.read(path, as_version=4), helper_source,
-                             f"lectures/{path.stem}")
+        nb = finish_notebook(nbformat.read(path, as_version=4), f"lectures/{path.stem}")
         nbformat.write(nb, out / "lectures" / path.name)
-    shutil.copy(ROOT / "lectures" / "lecture_tools.py", out / "lectures" / "lecture_tools.py")
+    for module in HELPERS:
+        shutil.copy(ROOT / "lectures" / f"{module}.py", out / "lectures" / f"{module}.py")
     (out / "requirements.txt").write_text(binder_requirements())
     (out / "runtime.txt").write_text(f"python-{PYTHON}\n")
     (out / "README.md").write_text(README)

@@ -140,5 +140,6 @@ def test_binder_environment_pins_what_the_notebooks_import(built_notebooks):
     assert binder and all(pins[p.split("==")[0]].startswith(p) for p in binder)
     assert {"jax", "numba", "numpy", "quantecon", "matplotlib"} <= {p.split("==")[0] for p in binder}
     assert (built_notebooks / "runtime.txt").read_text().strip() == "python-3.11"
-    assert (built_notebooks / "lectures" / "lecture_tools.py").read_text() == \
-        (ROOT / "lectures" / "lecture_tools.py").read_text()
+    for module in ("lecture_tools", "benchmarks"):
+        assert (built_notebooks / "lectures" / f"{module}.py").read_text() == \
+            (ROOT / "lectures" / f"{module}.py").read_text()

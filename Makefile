@@ -60,7 +60,7 @@ $(GPU_STAMP): $(STAMP) requirements-gpu.txt
 
 # The execution cache does not know which device ran a lecture, so the GPU run starts
 # clean: every page is executed, and its numbers measured, on the GPU.
-test-gpu: $(GPU_STAMP)  ## On an NVIDIA GPU machine: CUDA JAX overlay, clean build, whole suite with REQUIRE_GPU=1
+test-gpu: $(GPU_STAMP) chromium  ## On an NVIDIA GPU machine: CUDA JAX overlay, clean build, whole suite with REQUIRE_GPU=1
 	-nvidia-smi
 	$(BIN)/python -c "import jax; print('JAX', jax.__version__, 'devices:', jax.devices())"
 	rm -rf _build

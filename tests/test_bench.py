@@ -23,8 +23,8 @@ def test_bench_measures_every_implementation_at_every_size(quick_bench):
     plan, records = data["plan"], data["records"]
     sys.path.insert(0, str(ROOT / "lectures"))
     import benchmarks as bm
-    expected = ({("max_of_f", name, n) for name in bm.MAX_OF_F for n in plan["max_sizes"]}
-                | {("logistic", name, n) for name in bm.LOGISTIC for n in plan["logistic_lengths"]})
+    expected = set(bm.planned(plan["max_sizes"], plan["logistic_lengths"]))
+    assert {name for _, name, _ in expected} == set(bm.MAX_OF_F) | set(bm.LOGISTIC)
     assert {(r["problem"], r["name"], r["n"]) for r in records} == expected
     for r in records:
         assert 0 < r["best_s"] <= r["first_s"] * 50 and r["memory_bytes"] > 0 and r["x_floor"] > 0

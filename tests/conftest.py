@@ -1,8 +1,11 @@
 """Shared paths and fixtures for the site's tests."""
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
@@ -19,6 +22,17 @@ def toc_files():
             files.append(entry["file"])
         pending.extend(entry.get("chapters", []) + entry.get("sections", []))
     return files
+
+
+def tool(name):
+    """A command-line tool installed with the test environment (.venv/bin), else on PATH."""
+    path = Path(sys.executable).parent / name
+    return str(path) if path.exists() else shutil.which(name)
+
+
+def parse_page(built_html, doc):
+    """The built page for document `doc` (e.g. 'lectures/numpy'), parsed."""
+    return BeautifulSoup((built_html / f"{doc}.html").read_text(encoding="utf-8"), "html.parser")
 
 
 @pytest.fixture(scope="session")

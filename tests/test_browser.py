@@ -8,12 +8,11 @@ accessibility (axe-core), in light and dark mode.
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from matplotlib import image as mpimg
 
-from conftest import ROOT, site_config, toc_files
+from conftest import ROOT, site_config, tool, toc_files
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from browser import DESKTOP, PHONE, chromium_problem, launch, serve, wait_for_page  # noqa: E402
@@ -195,8 +194,7 @@ def test_launch_and_download_menus_open_on_the_urls_the_config_derives(visits, d
 
 
 def test_every_internal_link_and_anchor_resolves(site):
-    linkchecker = Path(sys.executable).parent / "linkchecker"
-    result = subprocess.run([str(linkchecker), "-f", str(ROOT / "tests" / "linkcheckerrc"),
+    result = subprocess.run([tool("linkchecker"), "-f", str(ROOT / "tests" / "linkcheckerrc"),
                              "--no-status", f"{site}index.html"],
                             capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr

@@ -7,17 +7,18 @@ from urllib.parse import parse_qs, urlparse
 import jupytext
 import nbformat
 import pytest
-from bs4 import BeautifulSoup
-
-from conftest import ROOT, site_config, toc_files
+from conftest import ROOT, parse_page, site_config, toc_files
 
 DOCS = toc_files()
 MYST_SYNTAX = ["```{", "{doc}`", "{ref}`", "{glue", "{code-cell}", ":tags:", ":class:", "{include}",
                "{admonition}", "{note}", "(parallel)="]
 
 
-def page(built_html, doc):
-    return BeautifulSoup((built_html / f"{doc}.html").read_text(encoding="utf-8"), "html.parser")
+def launch_url(built_html, doc, service):
+    """The parsed URL of the page's Colab or Binder launch button."""
+    link = parse_page(built_html, doc).select_one(f"a.btn-launch-{service}-button")
+    assert link is not None, f"{doc}: no {service} button"
+    return urlparse(link["href"])
 
 
 def notebook(built_notebooks, doc):
@@ -27,12 +28,10 @@ def notebook(built_notebooks, doc):
 @pytest.mark.parametrize("doc", DOCS)
 def test_colab_button_opens_the_generated_notebook_on_the_notebooks_branch(built_html, built_notebooks, doc):
     org, repo, branch, _ = site_config()
-    link = page(built_html, doc).select_one("a.btn-launch-colab-button")
-    assert link is not None, f"{doc}: no Colab button"
-    url = urlparse(link["href"])
+    url = launch_url(built_html, doc, "colab")
     assert (url.scheme, url.netloc) == ("https", "colab.research.google.com")
     match = re.fullmatch(rf"/github/{org}/{repo}/blob/{branch}/(.+)", url.path)
-    assert match, f"{doc}: Colab URL {link['href']} is not /github/{org}/{repo}/blob/{branch}/PATH"
+    assert match, f"{doc}: Colab URL {url.geturl()} is not /github/{org}/{repo}/blob/{branch}/PATH"
     path = match.group(1)
     assert path.endswith(".ipynb"), f"Colab cannot open {path}"
     assert (built_notebooks / path).is_file(), f"{path} is not among the generated notebooks"
@@ -42,9 +41,7 @@ def test_colab_button_opens_the_generated_notebook_on_the_notebooks_branch(built
 @pytest.mark.parametrize("doc", DOCS)
 def test_binder_button_opens_the_same_notebook_in_jupyterlab(built_html, built_notebooks, doc):
     org, repo, branch, _ = site_config()
-    link = page(built_html, doc).select_one("a.btn-launch-binder-button")
-    assert link is not None, f"{doc}: no Binder button"
-    url = urlparse(link["href"])
+    url = launch_url(built_html, doc, "binder")
     assert (url.scheme, url.netloc, url.path) == ("https", "mybinder.org", f"/v2/gh/{org}/{repo}/{branch}")
     (urlpath,) = parse_qs(url.query)["urlpath"]
     assert urlpath.startswith("lab/tree/")
@@ -55,7 +52,7 @@ def test_binder_button_opens_the_same_notebook_in_jupyterlab(built_html, built_n
 @pytest.mark.parametrize("doc", DOCS)
 def test_download_buttons_give_the_generated_notebook_and_the_markdown_source(built_html, built_notebooks, doc):
     html = built_html / f"{doc}.html"
-    soup = page(built_html, doc)
+    soup = parse_page(built_html, doc)
     ipynb = soup.select_one("a.btn-download-notebook-button")
     source = soup.select_one("a.btn-download-source-button")
     assert ipynb is not None and source is not None, f"{doc}: download buttons missing"

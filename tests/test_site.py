@@ -2,29 +2,24 @@
 import re
 
 import pytest
-from bs4 import BeautifulSoup
 from matplotlib import image as mpimg
 
-from conftest import ROOT, toc_files
+from conftest import ROOT, parse_page, toc_files
 
 LECTURE_PAGES = [f for f in toc_files()]
-
-
-def soup(path):
-    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
 @pytest.mark.parametrize("doc", LECTURE_PAGES)
 def test_every_toc_entry_produced_a_page_with_a_title(built_html, doc):
     page = built_html / f"{doc}.html"
     assert page.exists(), f"{doc} is in _toc.yml but {page} was not built"
-    h1 = soup(page).find("h1")
+    h1 = parse_page(built_html, doc).find("h1")
     assert h1 is not None and h1.get_text(strip=True), f"{page} has no title"
 
 
 @pytest.mark.parametrize("doc", LECTURE_PAGES)
 def test_no_page_shows_a_traceback_error_or_warning_output(built_html, doc):
-    page = soup(built_html / f"{doc}.html")
+    page = parse_page(built_html, doc)
     errors = page.select("div.output.error, div.output.traceback, div.output.stderr")
     assert not errors, f"{doc}: error or stderr output in the page: {errors[0].get_text()[:300]}"
     outputs = " ".join(o.get_text() for o in page.select("div.cell_output"))
@@ -39,13 +34,13 @@ def test_no_page_shows_a_traceback_error_or_warning_output(built_html, doc):
 
 @pytest.mark.parametrize("doc", LECTURE_PAGES)
 def test_glued_values_were_all_filled_in(built_html, doc):
-    text = soup(built_html / f"{doc}.html").get_text()
+    text = parse_page(built_html, doc).get_text()
     assert "{glue" not in text, f"{doc}: an unresolved glue role is shown as text"
 
 
 def test_surface_plot_is_rendered_as_a_real_image(built_html):
     page = built_html / "lectures" / "numpy_vs_numba_vs_jax.html"
-    cell = soup(page).select_one("div.tag_surface-plot")
+    cell = parse_page(built_html, "lectures/numpy_vs_numba_vs_jax").select_one("div.tag_surface-plot")
     assert cell is not None, "the cell tagged surface-plot is missing from the page"
     img = cell.find("img")
     assert img is not None, "the surface-plot cell has no image output"
@@ -59,14 +54,14 @@ def test_surface_plot_is_rendered_as_a_real_image(built_html):
 
 
 def test_comparison_lecture_links_to_the_three_tool_lectures(built_html):
-    page = soup(built_html / "lectures" / "numpy_vs_numba_vs_jax.html")
+    page = parse_page(built_html, "lectures/numpy_vs_numba_vs_jax")
     hrefs = {a["href"].split("#")[0] for a in page.select("article a.reference.internal")}
     for target in ("numpy.html", "numba.html", "jax_intro.html"):
         assert target in hrefs, f"no link to {target}; links found: {sorted(hrefs)}"
 
 
 def test_comparison_prose_states_speed_ratios_filled_in_from_the_notebook(built_html):
-    page = soup(built_html / "lectures" / "numpy_vs_numba_vs_jax.html")
+    page = parse_page(built_html, "lectures/numpy_vs_numba_vs_jax")
     prose = " ".join(p.get_text() for p in page.select("article section > p"))
     ratios = re.findall(r"\d+\.\d times (?:faster|slower) than|about as fast as", prose)
     # Every comparison the notebook computes and glues appears, filled in, in the prose.

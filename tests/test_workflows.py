@@ -1,26 +1,17 @@
 """The GitHub workflows: valid, pinned, least privilege, and clean under zizmor."""
 import re
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, tool
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-BIN = Path(sys.executable).parent
 
 
 def load(path):
     return yaml.load(path.read_text(), Loader=yaml.BaseLoader)   # keep "on" a string key
-
-
-def tool(name):
-    path = BIN / name
-    return str(path) if path.exists() else shutil.which(name)
 
 
 def test_there_are_workflows_to_publish_and_to_test_on_cpu_and_gpu():

@@ -29,6 +29,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "_ext")]
+from book import notebook_pages  # noqa: E402
 from notebook_links import site_url  # noqa: E402
 from sync_environment import read_pins  # noqa: E402
 
@@ -117,6 +118,17 @@ def provenance(docname, title):
             "you get by running the cells are measured on your machine and will differ.*")
 
 
+def exercise_headings(markdown):
+    """sphinx-tojupyter writes sphinx-exercise's titles as `## Exercise 4.1` and
+    `## Solution to[ Exercise 4.1](SITE/lectures/#label)`, a link with no page in it, and
+    the lecture's overview box as a second top-level heading. Make the exercise titles
+    subheadings of the "Exercises" section, without the link, and the box a section."""
+    markdown = re.sub(r"^## Solution to\[ (Exercise [\d.]+[^\]]*)\]\([^)]*\)", r"### Solution to \1",
+                      markdown, flags=re.M)
+    markdown = re.sub(r"^## (Exercise [\d.]+)", r"### \1", markdown, flags=re.M)
+    return re.sub(r"^# (Before you start)$", r"## \1", markdown, flags=re.M)
+
+
 def finish_notebook(nb, docname):
     """Return `nb` ready for readers: standard metadata and setup cells before the first code."""
     nb.metadata = {
@@ -126,6 +138,8 @@ def finish_notebook(nb, docname):
     }
     for cell in nb.cells:
         cell.metadata.pop("hide-output", None)     # sphinx-tojupyter's own bookkeeping
+        if cell.cell_type == "markdown":
+            cell.source = exercise_headings(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
@@ -160,7 +174,9 @@ def main(build_dir):
     build_dir = Path(build_dir)
     source_dir = build_dir / "jupyter" / "lectures"
     out = build_dir / "notebooks"
-    sources = sorted(source_dir.glob("*.ipynb"))
+    # Only pages that are notebooks (a kernelspec); plain pages have nothing to run.
+    runnable = {Path(doc).name for doc in notebook_pages(build_dir.parent)}
+    sources = sorted(p for p in source_dir.glob("*.ipynb") if p.stem in runnable)
     if not sources:
         print(f"no notebooks in {source_dir}: run the jupyter builder first (`make notebooks`)",
               file=sys.stderr)

@@ -9,19 +9,8 @@ from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
-
-
-def toc_files():
-    """Every document listed in _toc.yml, root first (paths without suffix)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    pending = list(toc.get("chapters", [])) + list(toc.get("parts", []))
-    while pending:
-        entry = pending.pop(0)
-        if "file" in entry:
-            files.append(entry["file"])
-        pending.extend(entry.get("chapters", []) + entry.get("sections", []))
-    return files
+sys.path.insert(0, str(ROOT / "scripts"))
+from book import lectures, notebook_pages, toc_files  # noqa: E402,F401  (pages, lectures)
 
 
 def tool(name):

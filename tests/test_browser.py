@@ -12,7 +12,7 @@ import sys
 import pytest
 from matplotlib import image as mpimg
 
-from conftest import ROOT, site_config, tool, toc_files
+from conftest import ROOT, notebook_pages, site_config, tool, toc_files
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from browser import DESKTOP, PHONE, chromium_problem, launch, serve, wait_for_page  # noqa: E402
@@ -20,6 +20,7 @@ from browser import DESKTOP, PHONE, chromium_problem, launch, serve, wait_for_pa
 # Every page a reader can reach: the lectures, plus search and the index.
 PAGES = toc_files() + ["search", "genindex"]
 LECTURES = toc_files()
+NOTEBOOK_PAGES = notebook_pages()
 WITH_CODE = [d for d in LECTURES if "{code-cell}" in (ROOT / f"{d}.md").read_text()]
 # Bytes transferred for one page with an empty cache, uncompressed. Most of it is the
 # theme's icon font script (~1.5 MB) and MathJax (~1.2 MB), both served by the site.
@@ -173,7 +174,7 @@ def test_search_for_vmap_finds_the_comparison_lecture(browser, site):
         page.close()
 
 
-@pytest.mark.parametrize("doc", LECTURES)
+@pytest.mark.parametrize("doc", NOTEBOOK_PAGES)
 def test_launch_and_download_menus_open_on_the_urls_the_config_derives(visits, doc):
     org, repo, branch, _ = site_config()
     page = visits(doc)["page"]

@@ -15,7 +15,7 @@ from importlib.metadata import version
 
 import pytest
 
-from conftest import ROOT, toc_files
+from conftest import ROOT, notebook_pages
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def colab(tmp_path_factory):
     return {"python": python, "before": before, "times": {}}
 
 
-@pytest.mark.parametrize("doc", toc_files())
+@pytest.mark.parametrize("doc", notebook_pages())
 def test_notebook_runs_top_to_bottom_alone_in_a_colab_like_python(colab, built_notebooks, tmp_path, doc):
     name = doc.split("/")[-1]
     shutil.copy(built_notebooks / f"{doc}.ipynb", tmp_path / f"{name}.ipynb")   # alone: no helper beside it

@@ -1,12 +1,19 @@
 """Rules every lecture source (lectures/*.md) must follow."""
 import re
 
+import sys
+
 import jupytext
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, lectures, notebook_pages, toc_files
 
-LECTURES = sorted((ROOT / "lectures").glob("*.md"))
+sys.path.insert(0, str(ROOT / "scripts"))
+from make_student import strip_solutions  # noqa: E402
+
+PAGES = [ROOT / f"{doc}.md" for doc in toc_files()]
+LECTURES = [ROOT / f"{doc}.md" for doc in notebook_pages()]    # pages that are notebooks
+TAUGHT = [ROOT / f"{doc}.md" for doc in lectures()]           # the lectures proper
 
 # A number with a unit of time or memory, or "N times faster", typed into prose.
 TYPED_MEASUREMENT = re.compile(
@@ -27,9 +34,9 @@ def prose_lines(path):
             yield number, line
 
 
-def test_there_are_lectures():
-    assert {p.stem for p in LECTURES} >= {"intro", "numpy", "numba", "jax_intro",
-                                           "numpy_vs_numba_vs_jax"}
+def test_there_are_lectures_and_every_page_source_is_in_the_toc():
+    assert {p.stem for p in TAUGHT} >= {"numpy", "numba", "jax_intro", "numpy_vs_numba_vs_jax"}
+    assert sorted((ROOT / "lectures").glob("*.md")) == sorted(PAGES)
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
@@ -46,7 +53,7 @@ def test_no_cell_installs_packages(path):
             f"{path.name}: install cell {cell.source[:60]!r}; packages come from requirements.txt")
 
 
-@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.name)
 def test_prose_types_no_measured_numbers(path):
     typed = [f"{path.name}:{n}: {line.strip()}" for n, line in prose_lines(path)
              if TYPED_MEASUREMENT.search(line)]
@@ -77,3 +84,50 @@ def test_cell_timeout_is_set_per_lecture_and_at_most_600_seconds(path):
     timeout = jupytext.read(path).metadata.get("mystnb", {}).get("execution_timeout")
     assert timeout is not None, f"{path.name}: set mystnb.execution_timeout in the front matter"
     assert 0 < timeout <= 600
+
+
+def overview(path):
+    """The "Before you start" box right under the lecture's title."""
+    match = re.search(r"^# .+\n\n```\{admonition\} Before you start\n:class: lecture-overview\n(.*?)^```$",
+                      path.read_text(encoding="utf-8"), re.S | re.M)
+    assert match, f"{path.name}: no 'Before you start' box (class lecture-overview) under the title"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
+def test_lecture_opens_with_prerequisites_objectives_and_time(path):
+    box = overview(path)
+    assert re.search(r"^\*\*Prerequisites:\*\* \S", box, re.M)
+    objectives = box.split("**You will learn to:**")[1].split("**Time:**")[0]
+    assert len(re.findall(r"^\* \S", objectives, re.M)) >= 3
+    assert re.search(r"^\*\*Time:\*\* about .+ to read and run; the exercises take .+\.$", box, re.M)
+
+
+EXERCISE = re.compile(r"^```\{exercise(?:-start)?\}\n:label: (\S+)$", re.M)
+SOLUTION = re.compile(r"^```\{solution-start\} (\S+)\n:class: dropdown\n```$", re.M)
+CHECK = re.compile(r"^```\{solution-end\}\n```\n\n```\{code-cell\} ipython3\n:tags: \[remove-cell\]\n(.*?)^```$",
+                   re.M | re.S)
+
+
+@pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
+def test_lecture_ends_with_exercises_each_with_a_collapsed_solution_checked_after_it(path):
+    text = path.read_text(encoding="utf-8")
+    assert re.findall(r"^## (.+)$", text, re.M)[-1] == "Exercises", f"{path.name}: exercises come last"
+    exercises = EXERCISE.findall(text)
+    assert len(exercises) >= 2, f"{path.name}: at least two exercises"
+    assert SOLUTION.findall(text) == exercises, "one collapsed solution per exercise, in order"
+    assert text.count("{solution-start}") == len(exercises)
+    checks = CHECK.findall(text)
+    assert len(checks) == len(exercises) and all("assert" in check for check in checks), (
+        f"{path.name}: each solution is followed by a hidden cell that asserts its result")
+    assert strip_solutions(text, path.name)[1] == exercises   # the student edition can strip them
+
+
+def test_instructors_table_agrees_with_each_lecture():
+    table = (ROOT / "lectures" / "instructors.md").read_text(encoding="utf-8")
+    for path in TAUGHT:
+        row = next(line for line in table.splitlines() if line.startswith(f"| {{doc}}`{path.stem}` |"))
+        time = re.search(r"\*\*Time:\*\* (about .+?) to read and run; the exercises take (.+)\.$",
+                         overview(path), re.M)
+        count = len(EXERCISE.findall(path.read_text(encoding="utf-8")))
+        assert f"| {time.group(1)} | {count}, {time.group(2)} |" in row, (path.name, row)

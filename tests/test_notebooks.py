@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlparse
 import jupytext
 import nbformat
 import pytest
-from conftest import ROOT, parse_page, site_config, toc_files
+from conftest import ROOT, notebook_pages, parse_page, site_config
 
-DOCS = toc_files()
+DOCS = notebook_pages()   # pages with launch buttons and a generated notebook
 MYST_SYNTAX = ["```{", "{doc}`", "{ref}`", "{glue", "{code-cell}", ":tags:", ":class:", "{include}",
                "{admonition}", "{note}", "(parallel)="]
 

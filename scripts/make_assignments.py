@@ -1,0 +1,132 @@
+"""Package each lecture of the student edition as an assignment for a course platform.
+
+    python scripts/make_assignments.py STUDENT_NOTEBOOKS OUT   # `make assignments` runs this
+
+For every lecture (the "Lectures" part of _toc.yml), reads the student notebook
+STUDENT_NOTEBOOKS/lectures/<name>.ipynb (written by `make student`: no solutions, an
+empty cell after each exercise) and writes OUT/<name>.zip holding
+
+    <name>/<name>.ipynb   the student notebook (it installs what it needs and writes
+                          the helper modules it imports, so it runs on its own)
+    <name>/README.md      for the student: what to do, how to open it, what to hand in
+
+The zips are byte-for-byte reproducible (fixed timestamps, fixed order).
+"""
+import re
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from book import lectures  # noqa: E402
+from make_notebooks import page_url  # noqa: E402
+
+EXERCISE_HEADING = re.compile(r"^### (Exercise [\d.]+)\s*$", re.M)
+
+README = """# Assignment: {title}
+
+This assignment is the lecture [{title}]({url}) as a notebook, without the solutions
+to its exercises.
+
+{overview}
+
+## What to do
+
+1. Open `{name}.ipynb` (see below) and run it from the top, reading as you go. The
+   first cells install anything your Python lacks and set up the lecture's helper
+   modules; the outputs you get are measured on your machine.
+2. Do the exercises at the end of the notebook:
+
+{exercises}
+
+   Write each answer in the empty code cell under its exercise (it starts with
+   `# Your solution to the exercise above.`); add cells as you need them.
+3. Run the whole notebook again from a fresh kernel (Kernel, Restart and run all)
+   to check that it runs from top to bottom.
+
+## Opening the notebook
+
+* **Colab**: at <https://colab.research.google.com> choose File, Upload notebook,
+  and pick `{name}.ipynb`. Colab already has NumPy, Numba and JAX (with a GPU
+  runtime, a GPU build of JAX); the first cell adds what is missing.
+* **Your own Jupyter** (Python 3.11 or newer): unzip this folder, then run
+  `jupyter lab {name}.ipynb` inside it. The first cell installs any missing
+  package at the version the lecture was built with.
+
+## What to hand in
+
+The notebook with your answers and their outputs: in Jupyter, save it; in Colab,
+File, Download, Download .ipynb. Hand it in as your instructor asks.
+"""
+
+
+def exercises(nb):
+    """[(heading, first paragraph)] for each exercise in the notebook, in order."""
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for match in EXERCISE_HEADING.finditer(cell.source):
+            body = cell.source[match.end():].strip().split("\n\n")[0]
+            found.append((match.group(1), " ".join(body.split())))
+    return found
+
+
+def overview(nb):
+    """The lecture's "Before you start" box (prerequisites, objectives, time), as markdown."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("## Before you start"):
+            # Inside the box the cell may run on into the lecture's first paragraph.
+            box = cell.source.strip().split("**Time:**")
+            if len(box) == 2:
+                return box[0] + "**Time:**" + box[1].split("\n\n")[0]
+    raise ValueError("no 'Before you start' box in the notebook")
+
+
+def readme(nb, doc):
+    name = Path(doc).name
+    found = exercises(nb)
+    if not found:
+        raise ValueError(f"{doc}: no exercises in the student notebook")
+    items = "\n".join(f"   * **{heading}.** {text}" for heading, text in found)
+    return README.format(title=nb.metadata["title"], url=page_url(doc), name=name,
+                         overview=overview(nb), exercises=items)
+
+
+def write_zip(path, members):
+    """A reproducible zip: members in the given order, fixed timestamps."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for arcname, data in members:
+            info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+
+
+def main(student_notebooks, out):
+    student_notebooks, out = Path(student_notebooks), Path(out)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for doc in lectures():
+        name = Path(doc).name
+        source = student_notebooks / f"{doc}.ipynb"
+        if not source.is_file():
+            print(f"no student notebook {source}: run `make student` first", file=sys.stderr)
+            return 1
+        nb = nbformat.read(source, as_version=4)
+        write_zip(out / f"{name}.zip", [
+            (f"{name}/{name}.ipynb", source.read_bytes()),
+            (f"{name}/README.md", readme(nb, doc).encode("utf-8")),
+        ])
+        print(f"{out / name}.zip: {len(exercises(nb))} exercises")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    sys.exit(main(*sys.argv[1:]))

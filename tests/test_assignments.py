@@ -1,0 +1,69 @@
+"""The assignment zips (`make assignments`): what an instructor uploads and a student opens.
+
+Each zip is unpacked into an empty folder and its notebook executed there, alone (no
+lectures/ folder beside it: the helper modules must come from the notebook itself),
+with the exercise cells left as the student receives them.
+"""
+import re
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, lectures
+from nbclient import NotebookClient
+
+ASSIGNMENTS = ROOT / "_build" / "assignments"
+STUDENT_NOTEBOOKS = ROOT / "_build" / "student" / "notebooks"
+LECTURES = lectures()
+
+
+def unpack(doc, into):
+    path = ASSIGNMENTS / f"{Path(doc).name}.zip"
+    if not path.exists():
+        pytest.fail(f"no {path}: run `make assignments` first (`make test` does)")
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(into)
+        return archive.namelist()
+
+
+def test_there_is_one_zip_per_lecture_and_nothing_else():
+    assert sorted(p.name for p in ASSIGNMENTS.glob("*")) == sorted(f"{Path(d).name}.zip" for d in LECTURES)
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_zip_holds_the_student_notebook_and_a_readme_naming_each_exercise(doc, tmp_path):
+    name = Path(doc).name
+    assert unpack(doc, tmp_path) == [f"{name}/{name}.ipynb", f"{name}/README.md"]
+    notebook = tmp_path / name / f"{name}.ipynb"
+    assert notebook.read_bytes() == (STUDENT_NOTEBOOKS / f"{doc}.ipynb").read_bytes()
+    nb = nbformat.read(notebook, as_version=4)
+    headings = re.findall(r"^### (Exercise [\d.]+)", "\n".join(c.source for c in nb.cells), re.M)
+    readme = (tmp_path / name / "README.md").read_text(encoding="utf-8")
+    assert len(headings) >= 2
+    for heading in headings:
+        assert f"**{heading}.**" in readme, f"{name}/README.md does not list {heading}"
+    assert readme.startswith(f"# Assignment: {nb.metadata['title']}\n")
+    assert "**Prerequisites:**" in readme and "**Time:**" in readme and f"{name}.ipynb" in readme
+
+
+def test_zips_are_reproducible():
+    """Fixed timestamps: rebuilding the same notebooks gives the same bytes (diffable, cacheable)."""
+    with zipfile.ZipFile(ASSIGNMENTS / f"{Path(LECTURES[0]).name}.zip") as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_assignment_notebook_executes_alone_with_exercises_unanswered(doc, tmp_path):
+    name = Path(doc).name
+    unpack(doc, tmp_path)
+    folder = tmp_path / name
+    nb = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), f"{name}: a cell did not run"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{name}: {errors[0]['ename']}: {errors[0]['evalue']}"
+    # It ran standalone: the helper module came out of the notebook, next to it.
+    assert (folder / "lecture_tools.py").exists()

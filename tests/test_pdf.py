@@ -1,0 +1,56 @@
+"""The PDF (`make pdf`): the whole book, every lecture with its exercises, solutions and figures."""
+import re
+
+import pytest
+from conftest import ROOT, lectures, parse_page, toc_files
+from pypdf import PdfReader
+
+PDF = ROOT / "_build" / "latex" / "book.pdf"
+
+
+@pytest.fixture(scope="module")
+def pdf():
+    if not PDF.exists():
+        pytest.fail(f"no {PDF}: run `make pdf` first (`make test` does)")
+    reader = PdfReader(PDF)
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    print(f"{PDF.relative_to(ROOT)}: {len(reader.pages)} pages")
+    return {"reader": reader, "text": text, "outline": outline_titles(reader.outline)}
+
+
+def outline_titles(outline):
+    titles = []
+    for entry in outline:
+        titles += outline_titles(entry) if isinstance(entry, list) else [entry.title]
+    return titles
+
+
+def title(built_html, doc):
+    return parse_page(built_html, doc).find("h1").get_text(" ", strip=True).rstrip("#").strip()
+
+
+def test_pdf_has_a_chapter_for_every_page_after_the_front_page(pdf, built_html):
+    root, *chapters = toc_files()
+    for doc in chapters:
+        assert title(built_html, doc) in pdf["outline"], f"{doc} is not a chapter of the PDF"
+    # The front page is the book's opening text, before the first part.
+    intro = parse_page(built_html, root).select_one("section p").get_text(" ", strip=True)
+    assert " ".join(intro.split()[:8]) in " ".join(pdf["text"].split())
+    assert len(pdf["reader"].pages) > 10 * len(chapters) // 2
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_each_lecture_in_the_pdf_has_its_exercises_numbered_as_on_the_site(pdf, built_html, doc):
+    on_site = [e.select_one(".admonition-title").get_text(" ", strip=True)
+               for e in parse_page(built_html, doc).select("div.exercise")]
+    assert len(on_site) >= 2
+    for name in on_site:      # "Exercise 4.2", as the site and the assignments say
+        assert re.search(rf"^{re.escape(name)}$", pdf["text"], re.M), f"{name} ({doc}) not in the PDF"
+        assert re.search(rf"^Solution to {re.escape(name)}$", pdf["text"], re.M)
+
+
+def test_pdf_has_the_figures_and_no_unresolved_references(pdf, built_html):
+    figures = sum(len(parse_page(built_html, doc).select("div.cell_output img")) for doc in toc_files())
+    images = sum(len(page.images) for page in pdf["reader"].pages)
+    assert figures >= 3 and images >= figures
+    assert "??" not in pdf["text"]

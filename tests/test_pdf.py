@@ -1,5 +1,7 @@
 """The PDF (`make pdf`): the whole book, every lecture with its exercises, solutions and figures."""
 import re
+import shutil
+import subprocess
 
 import pytest
 from conftest import ROOT, lectures, parse_page, toc_files
@@ -54,3 +56,16 @@ def test_pdf_has_the_figures_and_no_unresolved_references(pdf, built_html):
     images = sum(len(page.images) for page in pdf["reader"].pages)
     assert figures >= 3 and images >= figures
     assert "??" not in pdf["text"]
+
+
+def test_make_latex_says_what_to_install_when_tex_is_missing_and_it_cannot_install(tmp_path):
+    """With no TeX on PATH and no way to run apt-get as root, `make latex` (and so `make pdf`)
+    fails and names the packages to install."""
+    bin_dir = tmp_path / "bin"       # a PATH with a shell and make, and nothing else
+    bin_dir.mkdir()
+    for name in ("bash", "make"):
+        (bin_dir / name).symlink_to(shutil.which(name))
+    result = subprocess.run(["make", "--no-print-directory", "latex"], cwd=ROOT, capture_output=True,
+                            text=True, env={"PATH": str(bin_dir)})
+    assert result.returncode != 0
+    assert "make pdf needs TeX: run 'sudo apt-get install latexmk texlive-xetex" in result.stdout

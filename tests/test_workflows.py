@@ -1,11 +1,12 @@
 """The GitHub workflows: valid, pinned, least privilege, and clean under zizmor."""
 import re
+import sys
 import subprocess
 
 import pytest
 import yaml
 
-from conftest import ROOT, tool
+from conftest import ROOT, site_config, tool
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
@@ -65,3 +66,12 @@ def test_gpu_job_never_runs_for_pull_requests_and_requires_the_gpu():
     makefile = (ROOT / "Makefile").read_text()
     assert "REQUIRE_GPU=1 $(BIN)/python -m pytest" in makefile
     assert "-r requirements-gpu.txt" in makefile
+
+
+def test_publishing_pushes_the_branches_both_editions_launch_from():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_student import STUDENT_BRANCH
+    _, _, branch, _ = site_config()
+    publish = (ROOT / ".github" / "workflows" / "publish.yml").read_text()
+    assert f"for branch in {branch} {STUDENT_BRANCH}; do" in publish
+    assert "make html pdf student" in publish and "cp -r _build/student/html _build/html/student" in publish

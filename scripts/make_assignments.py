@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from book import lectures  # noqa: E402
 from make_notebooks import page_url  # noqa: E402
+from make_student import PLACEHOLDER_CODE  # noqa: E402
 
 EXERCISE_HEADING = re.compile(r"^### (Exercise [\d.]+)\s*$", re.M)
 
@@ -44,7 +45,7 @@ to its exercises.
 {exercises}
 
    Write each answer in the empty code cell under its exercise (it starts with
-   `# Your solution to the exercise above.`); add cells as you need them.
+   `{placeholder}`); add cells as you need them.
 3. Run the whole notebook again from a fresh kernel (Kernel, Restart and run all)
    to check that it runs from top to bottom.
 
@@ -94,7 +95,7 @@ def readme(nb, doc):
         raise ValueError(f"{doc}: no exercises in the student notebook")
     items = "\n".join(f"   * **{heading}.** {text}" for heading, text in found)
     return README.format(title=nb.metadata["title"], url=page_url(doc), name=name,
-                         overview=overview(nb), exercises=items)
+                         overview=overview(nb), exercises=items, placeholder=PLACEHOLDER_CODE)
 
 
 def write_zip(path, members):

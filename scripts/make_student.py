@@ -22,7 +22,8 @@ from book import lectures  # noqa: E402
 # What the student book is built from; everything else in the repository stays out.
 COPIED = ["_toc.yml", "_ext", "_static", "_vendor", "_latex", "lectures"]
 STUDENT_BRANCH = "student-notebooks"
-PLACEHOLDER = "```{code-cell} ipython3\n# Your solution to the exercise above.\n```\n"
+PLACEHOLDER_CODE = "# Your solution to the exercise above."   # the cell left to fill
+PLACEHOLDER = f"```{{code-cell}} ipython3\n{PLACEHOLDER_CODE}\n```\n"
 
 SOLUTION_START = re.compile(r"^```\{solution-start\}\s+(\S+)\s*$")
 SOLUTION_END = re.compile(r"^```\{solution-end\}\s*$")

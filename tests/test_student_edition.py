@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from conftest import HTML, ROOT, lectures, parse_page
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import PLACEHOLDER, SolutionFormatError, strip_solutions  # noqa: E402
+from make_student import PLACEHOLDER, PLACEHOLDER_CODE, SolutionFormatError, strip_solutions  # noqa: E402
 
 STUDENT = ROOT / "_build" / "student"
 LECTURES = lectures()
@@ -108,7 +108,7 @@ def test_student_page_keeps_every_exercise_with_a_cell_to_answer_in(student, doc
     assert [e.get_text(" ", strip=True) for e in mine.select("div.exercise")] == full_exercises
     assert not mine.select("div.solution") and "Solution to" not in mine.get_text()
     nb = nbformat.read(student / "notebooks" / f"{doc}.ipynb", as_version=4)
-    placeholders = [c for c in nb.cells if c.cell_type == "code" and c.source == PLACEHOLDER.split("\n")[1]]
+    placeholders = [c for c in nb.cells if c.cell_type == "code" and c.source == PLACEHOLDER_CODE]
     assert len(placeholders) == len(full_exercises)
     headings = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("### Exercise")]
     assert len(headings) == len(full_exercises)
@@ -136,9 +136,9 @@ def test_strip_solutions_refuses_a_solution_without_its_check():
 
 
 @pytest.mark.parametrize("doc", LECTURES)
-def test_student_lecture_source_still_runs_as_a_notebook(student, doc):
-    """The student .md the site offers for download parses, with no solution directive left."""
+def test_student_lecture_source_parses_as_a_notebook_with_no_solution_directive_left(student, doc):
+    """The student .md the site offers for download: a notebook with a cell per exercise to fill."""
     text = (student / "html" / "_sources" / f"{doc}.md").read_text(encoding="utf-8")
     assert "solution-start" not in text and "solution-end" not in text
     nb = jupytext.reads(text, fmt="md:myst")
-    assert sum(c.source == PLACEHOLDER.split("\n")[1] for c in nb.cells) == len(solutions(doc))
+    assert sum(c.source == PLACEHOLDER_CODE for c in nb.cells) == len(solutions(doc))

@@ -24,6 +24,11 @@ ASSIGNMENTS := _build/assignments
 TEX_PACKAGES := latexmk texlive-xetex texlive-latex-recommended texlive-latex-extra \
   texlive-fonts-recommended tex-gyre fonts-freefont-otf
 
+# Install Debian packages with apt-get, only when running as root (else fail, and the
+# caller prints what to install).
+apt_install = { test "$$(id -u)" = 0 && apt-get update -qq \
+  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); }
+
 # bash with pipefail, so that a build piped through `tee` still fails when the build does.
 SHELL := bash
 .SHELLFLAGS := -o pipefail -c
@@ -66,8 +71,7 @@ assignments: student  ## One zip per lecture (student notebook + README) for a c
 latex:  ## Install the TeX packages `make pdf` needs, if missing (apt-get, as root)
 	@{ command -v latexmk && command -v xelatex && fc-list | grep -q FreeSerif \
 	  && kpsewhich fncychap.sty tgtermes.sty; } >/dev/null 2>&1 \
-	  || { test "$$(id -u)" = 0 && apt-get update -qq \
-	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); } \
+	  || $(call apt_install,--no-install-recommends $(TEX_PACKAGES)) \
 	  || { echo "make pdf needs TeX: run 'sudo apt-get install $(TEX_PACKAGES)' (Debian/Ubuntu)"; exit 1; }
 
 pdf: $(STAMP) latex  ## The whole book as one PDF, _build/latex/book.pdf (executes lectures, cached)
@@ -76,8 +80,7 @@ pdf: $(STAMP) latex  ## The whole book as one PDF, _build/latex/book.pdf (execut
 	  || { echo "PDF build failed: the full log is in $(BOOK)/_build/pdf.log, LaTeX's in $(BOOK)/_build/latex/book.log"; exit 1; }
 
 chromium:  ## Install Debian's Chromium for the browser tests, if missing (apt-get, as root)
-	@test -x $(CHROMIUM) || { test "$$(id -u)" = 0 \
-	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	@test -x $(CHROMIUM) || $(call apt_install,chromium) \
 	  || { echo "Chromium is needed at $(CHROMIUM): run 'sudo apt-get install chromium' (Debian/Ubuntu)"; exit 1; }
 
 test: html student assignments pdf chromium  ## Build site, student edition, assignments and PDF, then run the whole suite

@@ -9,6 +9,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURES_CAPTION = "Lectures"
+# Folders _config.yml refers to (extensions, static files, MathJax, LaTeX files): a copy
+# of the book (the student edition, a test's fixture book) needs them beside its config.
+CONFIG_ASSETS = ["_ext", "_static", "_vendor", "_latex"]
 
 
 def _toc(root=ROOT):

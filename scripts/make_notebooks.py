@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "_ext")]
 from book import notebook_pages  # noqa: E402
 from notebook_links import site_url  # noqa: E402
-from sync_environment import read_pins  # noqa: E402
+from sync_environment import pinned_versions  # noqa: E402
 
 # What the lectures import, by import name -> distribution name in requirements.txt.
 RUNTIME_PACKAGES = {
@@ -81,7 +81,7 @@ HELPERS = ["lecture_tools", "benchmarks"]
 
 
 def pinned_runtime():
-    pins = dict(pin.split("==") for pin in read_pins())
+    pins = pinned_versions()
     return {module: f"{dist}=={pins[dist]}" for module, dist in RUNTIME_PACKAGES.items()}
 
 
@@ -157,7 +157,7 @@ def finish_notebook(nb, docname):
 
 
 def binder_requirements():
-    pins = dict(pin.split("==") for pin in read_pins())
+    pins = pinned_versions()
     runtime = sorted(set(RUNTIME_PACKAGES.values()))
     return "".join(f"{dist}=={pins[dist]}\n" for dist in runtime)
 

@@ -17,10 +17,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from book import lectures  # noqa: E402
+from book import CONFIG_ASSETS, lectures  # noqa: E402
 
 # What the student book is built from; everything else in the repository stays out.
-COPIED = ["_toc.yml", "_ext", "_static", "_vendor", "_latex", "lectures"]
+COPIED = ["_toc.yml", *CONFIG_ASSETS, "lectures"]
 STUDENT_BRANCH = "student-notebooks"
 PLACEHOLDER_CODE = "# Your solution to the exercise above."   # the cell left to fill
 PLACEHOLDER = f"```{{code-cell}} ipython3\n{PLACEHOLDER_CODE}\n```\n"

@@ -28,6 +28,11 @@ def read_pins(path=REQUIREMENTS):
     return pins
 
 
+def pinned_versions(path=REQUIREMENTS):
+    """{distribution name: pinned version} from `path`."""
+    return dict(pin.split("==") for pin in read_pins(path))
+
+
 def render_environment(pins):
     lines = [
         "# GENERATED from requirements.txt by scripts/sync_environment.py: do not edit.",

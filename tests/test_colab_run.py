@@ -17,6 +17,9 @@ import pytest
 
 from conftest import ROOT, notebook_pages
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from sync_environment import pinned_versions  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 COLAB_SHIPS = ["numpy", "numba", "llvmlite", "jax", "jaxlib", "matplotlib"]
@@ -35,8 +38,7 @@ print(f"{time.perf_counter() - start:.1f}")
 
 
 def pinned(names):
-    pins = dict(line.split("#")[0].strip().split("==") for line in
-                (ROOT / "requirements.txt").read_text().splitlines() if "==" in line)
+    pins = pinned_versions()
     return [f"{n}=={pins[n]}" if n in pins else f"{n}=={version(n)}" for n in names]
 
 

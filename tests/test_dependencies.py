@@ -32,12 +32,12 @@ def test_environment_yml_is_what_the_generator_writes():
 
 
 def test_the_pinned_jupyter_book_is_the_sphinx_based_one():
-    pins = dict(p.split("==") for p in sync_environment.read_pins())
+    pins = sync_environment.pinned_versions()
     assert int(pins["jupyter-book"].split(".")[0]) < 2
 
 
 def test_gpu_overlay_is_the_cuda_build_of_the_pinned_jax():
-    jax = dict(p.split("==") for p in sync_environment.read_pins())["jax"]
+    jax = sync_environment.pinned_versions()["jax"]
     overlay = [line for line in (ROOT / "requirements-gpu.txt").read_text().splitlines()
                if line and not line.startswith("#")]
     assert overlay and all(line.endswith(f"=={jax}") for line in overlay)

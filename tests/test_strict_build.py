@@ -14,6 +14,9 @@ import pytest
 
 from conftest import ROOT
 
+sys.path.insert(0, str(ROOT / "scripts"))
+from book import CONFIG_ASSETS  # noqa: E402
+
 HEADER = """---
 jupytext:
   text_representation:
@@ -44,7 +47,7 @@ x = 1 + 1
 def make_book(tmp_path, cell="print(x)", prose_extra="", timeout=60):
     """A fixture book with one lecture, lectures/fixture.md, and the site's own config."""
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
-    for folder in ("_ext", "_static", "_vendor"):            # what the config refers to
+    for folder in CONFIG_ASSETS:                             # what the config refers to
         shutil.copytree(ROOT / folder, tmp_path / folder)
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: lectures/fixture\n")
     (tmp_path / "lectures").mkdir()

@@ -5,7 +5,11 @@ Lectures import this module for three jobs they would otherwise each repeat:
 * honest timing: `time_call` reports the first call (which includes JIT
   compilation) separately from the best of several warm calls, and waits for
   JAX's asynchronous results before stopping the clock;
-* readable numbers: `fmt_seconds`, `fmt_bytes`, `compare_speed`;
+* memory: `peak_allocation` (NumPy, via tracemalloc), `compiled_bytes` (XLA's plan);
+* readable numbers: `fmt_seconds`, `fmt_bytes`, `compare_speed`, `compare_size`;
+* sizing a run to the machine: `growth_exponent` and `affordable_length` turn a short
+  probe at two sizes into the largest run that fits a time budget, so a library
+  release whose cost grows faster than expected cannot make a lecture hang;
 * glue: `glue` / `glue_md` hand computed values to the page's prose through
   myst-nb, and do nothing harmful where myst-nb is not installed (Colab).
 """
@@ -13,19 +17,20 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import quantecon as qe
 
 
-def block(result):
-    """Return `result` once it has really been computed.
+def jax_arrays_in(result):
+    """The JAX arrays in `result` (an array, or a tuple, list or dict of them).
 
-    JAX dispatches work asynchronously: a jitted call returns before the device
-    has finished. NumPy and Numba results are already complete.
+    Empty when the lecture has not imported JAX, or when `result` holds no JAX
+    array, e.g. a NumPy array or a list of Python floats.
     """
     jax = sys.modules.get("jax")  # only touch JAX if the lecture imported it
-    if jax is not None:
-        return jax.block_until_ready(result)
-    return result
+    if jax is None:
+        return []
+    return [leaf for leaf in jax.tree_util.tree_leaves(result) if isinstance(leaf, jax.Array)]
 
 
 @dataclass
@@ -49,16 +54,31 @@ class Timing:
 def time_call(fn, *args, repeat=5, **kwargs):
     """Time `fn(*args, **kwargs)`: one first call, then the best of `repeat` more.
 
-    Every call is blocked on (see `block`), so JAX's timings cover the work and
-    not just its dispatch.
+    JAX dispatches work asynchronously: a jitted call returns before the device has
+    finished. So when the first call returns JAX arrays, every timed call waits for
+    them (`jax.block_until_ready`), and JAX's timings cover the work, not just its
+    dispatch. Which results need waiting for is found once, outside the clock: a
+    result with no JAX array (a NumPy array, a list of floats) is not searched for
+    one in every timed call, which for a long list would cost more than the work.
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
     start = time.perf_counter()
-    block(fn(*args, **kwargs))
-    first = time.perf_counter() - start
-    stats = qe.timeit(lambda: block(fn(*args, **kwargs)),
-                      runs=repeat, verbose=False, results=True)
+    result = fn(*args, **kwargs)
+    dispatched = time.perf_counter() - start
+    arrays = jax_arrays_in(result)                    # outside the clock
+    start = time.perf_counter()
+    for array in arrays:
+        array.block_until_ready()
+    first = dispatched + time.perf_counter() - start
+    if arrays:
+        jax = sys.modules["jax"]
+        def call():
+            return jax.block_until_ready(fn(*args, **kwargs))
+    else:
+        def call():
+            return fn(*args, **kwargs)
+    stats = qe.timeit(call, runs=repeat, verbose=False, results=True)
     return Timing(first=first, best=stats["minimum"], runs=list(stats["elapsed"]))
 
 
@@ -99,6 +119,61 @@ def compare_speed(new, old, tolerance=0.1):
     return f"{1 / ratio:.1f} times slower than"
 
 
+def compare_size(new, old, tolerance=0.1):
+    """Describe size `new` relative to size `old` ("as much as" when within `tolerance`).
+
+    >>> compare_size(8e6, 20e6)
+    '2.5 times less than'
+    >>> compare_size(8.05e6, 8e6)
+    'the same as'
+    """
+    if new <= 0 or old <= 0:
+        raise ValueError(f"sizes must be positive, got {new} and {old}")
+    ratio = old / new
+    if abs(ratio - 1) <= tolerance:
+        return "the same as"
+    if ratio > 1:
+        return f"{ratio:.1f} times less than"
+    return f"{1 / ratio:.1f} times more than"
+
+
+def growth_exponent(probe):
+    """Exponent b in time ~ n**b, from the two largest of `probe`'s (n, seconds) pairs.
+
+    >>> growth_exponent([(1_000, 0.001), (10_000, 0.01)])
+    1.0
+    """
+    (n1, t1), (n2, t2) = sorted(probe)[-2:]
+    if n1 == n2 or t1 <= 0 or t2 <= 0:
+        raise ValueError(f"need two sizes with positive times, got {probe}")
+    return round(float(np.log(t2 / t1) / np.log(n2 / n1)), 2)
+
+
+def affordable_length(probe, wanted, budget_s):
+    """The longest run, at most `wanted`, that a probe predicts will fit in `budget_s`.
+
+    `probe` holds (n, best seconds) at two or more sizes. The time at size n is
+    extrapolated from the largest probe as t * (n / n_probe) ** b, with b from
+    `growth_exponent` (never taken below 1: fixed costs at small sizes flatten the
+    slope, and work does not shrink per step). Candidates are `wanted` and the
+    values 1, 2 and 5 times a power of ten below it; the largest that fits wins. A
+    cost that grows like n (b = 1) gets the whole run; one that grows like n**2 gets
+    a shorter one.
+
+    >>> affordable_length([(1_000, 1e-5), (10_000, 1e-4)], 10_000_000, budget_s=1.0)
+    10000000
+    >>> affordable_length([(1_000, 1e-4), (10_000, 1e-2)], 10_000_000, budget_s=1.0)
+    100000
+    """
+    n_probe, t_probe = max(probe)
+    b = max(growth_exponent(probe), 1.0)
+    def predicted(n):
+        return t_probe * (n / n_probe) ** b
+    candidates = [wanted] + [m * 10**k for k in range(int(np.log10(wanted)), -1, -1)
+                             for m in (5, 2, 1) if m * 10**k < wanted]
+    return max((n for n in candidates if predicted(n) <= budget_s), default=1)
+
+
 def glue(name, value):
     """Store `value` for `{glue}` roles in the page's prose; show nothing in the cell."""
     try:
@@ -114,6 +189,16 @@ def glue_md(name, text):
     from IPython.display import Markdown
     glue(name, Markdown(text))
     return text
+
+
+def compiled_bytes(jitted, *args):
+    """Memory XLA plans for one call of a jitted function: arguments + output + temporaries.
+
+    Read from the compiled executable's `memory_analysis()`, so it is the plan for the
+    device the arguments live on; nothing is run.
+    """
+    stats = jitted.lower(*args).compile().memory_analysis()
+    return stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
 
 
 def peak_allocation(fn, *args, **kwargs):

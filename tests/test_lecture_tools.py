@@ -44,6 +44,23 @@ def test_time_call_waits_for_jax_results():
     assert timing.best > 0.2 * blocked
 
 
+def test_time_call_waits_only_on_results_that_hold_jax_arrays(monkeypatch):
+    import jax
+    import jax.numpy as jnp
+
+    waited = []
+    real = jax.block_until_ready
+    monkeypatch.setattr(jax, "block_until_ready", lambda x: waited.append(x) or real(x))
+    floats = [0.5] * 100_000          # waiting on each of these would cost more than the call
+    lt.time_call(lambda: floats, repeat=3)
+    lt.time_call(lambda: np.ones(3), repeat=3)
+    assert waited == []
+    pair = (jnp.ones(3), 2.0)
+    lt.time_call(lambda: pair, repeat=3)
+    assert len(waited) == 3 and all(w is pair for w in waited)
+    assert lt.jax_arrays_in(pair)[0] is pair[0] and lt.jax_arrays_in(floats) == []
+
+
 def test_time_call_rejects_zero_repeats():
     with pytest.raises(ValueError, match="repeat"):
         lt.time_call(lambda: None, repeat=0)
@@ -80,3 +97,36 @@ def test_peak_allocation_sees_numpy_temporaries():
 def test_glue_outside_a_notebook_returns_the_value_without_failing():
     assert lt.glue("name", 3.5) == 3.5
     assert lt.glue_md("phrase", "2.0 times faster than") == "2.0 times faster than"
+
+
+def test_compare_size_words_follow_the_numbers():
+    assert lt.compare_size(8e6, 20e6) == "2.5 times less than"
+    assert lt.compare_size(20e6, 8e6) == "2.5 times more than"
+    assert lt.compare_size(8.05e6, 8e6) == "the same as"
+    with pytest.raises(ValueError):
+        lt.compare_size(0, 1)
+
+
+def test_growth_exponent_reads_the_slope_between_the_two_largest_sizes():
+    assert lt.growth_exponent([(10, 5.0), (1_000, 1e-3), (100, 1e-5)]) == 2.0
+    assert lt.growth_exponent([(2_000, 3e-5), (20_000, 3e-4)]) == 1.0
+    with pytest.raises(ValueError):
+        lt.growth_exponent([(10, 1.0), (10, 2.0)])
+
+
+def test_affordable_length_runs_everything_when_the_cost_is_linear():
+    # jaxlib 0.10 on a CPU: a scan step costs about 10 ns whatever the length.
+    probe = [(2_000, 2e-5), (20_000, 2e-4)]
+    assert lt.affordable_length(probe, 10_000_000, budget_s=1.0) == 10_000_000
+    # A probe flattened by fixed costs (slope below 1) is not extrapolated below linear.
+    flat = [(2_000, 1e-4), (20_000, 1.2e-4)]
+    assert lt.affordable_length(flat, 10**9, budget_s=1.0) == 100_000_000
+
+
+def test_affordable_length_shortens_a_run_whose_cost_grows_quadratically():
+    # jaxlib >= 0.11.1 on a CPU (jax-ml/jax#40101): each step rewrites the whole output.
+    probe = [(2_000, 4e-3), (20_000, 0.4)]
+    n = lt.affordable_length(probe, 10_000_000, budget_s=1.0)
+    assert n == 20_000                                   # 0.4 s * (n / 20,000)**2 <= 1 s
+    assert lt.affordable_length(probe, 10_000_000, budget_s=0.01) == 2_000
+    assert lt.affordable_length(probe, 10_000_000, budget_s=1e-9) == 1

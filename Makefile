@@ -99,7 +99,7 @@ test-gpu: $(GPU_STAMP) chromium latex  ## On an NVIDIA GPU machine: CUDA JAX ove
 	$(MAKE) --no-print-directory html student assignments pdf
 	REQUIRE_GPU=1 $(BIN)/python -m pytest -n $(JOBS)
 
-bench: $(STAMP)  ## Time every implementation over a range of sizes against the hardware's floor (_build/bench)
+bench: $(STAMP)  ## Time every implementation over a range of sizes, against reference kernels (_build/bench)
 	$(BIN)/python scripts/bench.py --out _build/bench
 
 screenshots: html chromium  ## Desktop (light, dark) and phone screenshots of every page in _build/screenshots

@@ -1,4 +1,4 @@
-"""The two benchmark problems, every implementation of them, and the hardware's floor.
+"""The two benchmark problems, every implementation of them, and reference kernels.
 
 Used by the scaling lecture (lectures/scaling.md) and by `make bench`
 (scripts/bench.py), so both measure exactly the same code:
@@ -6,25 +6,30 @@ Used by the scaling lecture (lectures/scaling.md) and by `make bench`
 * max of f(x, y) = cos(x² + y²) / (1 + x² + y²) over an n × n grid: `MAX_OF_F`;
 * the logistic map x_{t+1} = 4 x_t (1 - x_t) for n steps: `LOGISTIC`;
 * `measure_max_of_f` / `measure_logistic`: time (first call and best warm call, via
-  lecture_tools.time_call) and memory of one implementation at one size;
-* `hardware_floor`: what the machine can do at best, measured here: memory
-  bandwidth (a large array copy), one core's cost of cos + divide per element, and
-  the latency of one logistic-map step (a chain of dependent multiplies).
+  lecture_tools.time_call), memory, precision and device of one implementation at one size;
+* `reference_kernels`: simple kernels measured on the spot to read the sweep against:
+  one core copying a large array, one core evaluating cos(v) / (1 + v) with scalar
+  float64 code, and the latency of one float64 logistic step. They are references,
+  not bounds: vectorized (SIMD) code beats the scalar cosine, and several cores copy
+  faster than one. A measurement is set against them only when it is like for like:
+  float64, on the CPU (`reference_seconds`).
 
-JAX variants need 64-bit mode for the float64 logistic map: call
-`jax.config.update("jax_enable_x64", True)` before importing this module.
+Every implementation records its `dtype`. The float64 JAX variants switch 64-bit mode
+on for their own measurement only (`jax.enable_x64`), so the module works whatever the
+caller's setting.
 """
 import os
 import platform
 import time
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numba
 import numpy as np
 
-from lecture_tools import peak_allocation, time_call
+from lecture_tools import affordable_length, compiled_bytes, peak_allocation, time_call
 
 # ---------------------------------------------------------------- max of f
 
@@ -65,19 +70,36 @@ def max_jax_vmap(grid):
     return jnp.max(row_max(grid))
 
 
+# name: (function, precision it computes in)
 MAX_OF_F = {
-    "NumPy meshgrid": max_numpy,
-    "Numba serial": max_numba_serial,
-    "Numba parallel": max_numba_parallel,
-    "JAX jit (broadcast)": max_jax_broadcast,
-    "JAX vmap (by row)": max_jax_vmap,
+    "NumPy meshgrid": (max_numpy, "float64"),
+    "Numba serial": (max_numba_serial, "float64"),
+    "Numba parallel": (max_numba_parallel, "float64"),
+    "JAX broadcast float64": (max_jax_broadcast, "float64"),
+    "JAX vmap float64": (max_jax_vmap, "float64"),
+    "JAX broadcast float32": (max_jax_broadcast, "float32"),
 }
+# Cores each implementation can keep busy: one for NumPy's ufuncs and the serial loop.
+SERIAL = {"NumPy meshgrid", "Numba serial"}
+
+
+def device_of(name):
+    """Where an implementation runs: JAX on its default backend, the others on the CPU."""
+    return jax.default_backend() if name.startswith("JAX") else "cpu"
+
+
+def precision(dtype):
+    """A context in which JAX computes in `dtype`: 64-bit mode on for float64 only."""
+    return jax.enable_x64(dtype == "float64")
 
 
 def grid_for(name, n):
-    """The input each implementation takes: a float64 NumPy grid, or a JAX array."""
+    """The input each implementation takes: a NumPy grid, or a JAX array of its dtype."""
     grid = np.linspace(-3, 3, n)
-    return jnp.asarray(grid, dtype=jnp.float32) if name.startswith("JAX") else grid
+    if name.startswith("JAX"):
+        grid = jnp.asarray(grid, dtype=MAX_OF_F[name][1])
+        assert grid.dtype == MAX_OF_F[name][1], "call under precision(dtype)"
+    return grid
 
 
 def memory_of(name, fn, grid):
@@ -86,19 +108,19 @@ def memory_of(name, fn, grid):
     if name.startswith("NumPy"):
         return grid.nbytes + peak_allocation(fn, grid)
     if name.startswith("JAX"):
-        stats = fn.lower(grid).compile().memory_analysis()
-        return (stats.argument_size_in_bytes + stats.output_size_in_bytes
-                + stats.temp_size_in_bytes)
+        return compiled_bytes(fn, grid)
     return grid.nbytes
 
 
 def measure_max_of_f(name, n, repeat=5):
-    fn = MAX_OF_F[name]
-    grid = grid_for(name, n)
-    timing = time_call(fn, grid, repeat=repeat)
-    return {"problem": "max_of_f", "name": name, "n": n, "points": n * n,
-            "first_s": timing.first, "best_s": timing.best,
-            "memory_bytes": memory_of(name, fn, grid), "result": float(fn(grid))}
+    fn, dtype = MAX_OF_F[name]
+    with precision(dtype):
+        grid = grid_for(name, n)
+        timing = time_call(fn, grid, repeat=repeat)
+        memory, result = memory_of(name, fn, grid), float(fn(grid))
+    return {"problem": "max_of_f", "name": name, "dtype": dtype, "device": device_of(name),
+            "n": n, "points": n * n, "first_s": timing.first, "best_s": timing.best,
+            "memory_bytes": memory, "result": result}
 
 
 # ---------------------------------------------------------------- logistic map
@@ -128,26 +150,43 @@ def qm_jax(x0, n):
     return jax.lax.scan(update, x0, length=n + 1)[1]
 
 
-LOGISTIC = ["Numba (allocates)", "Numba (preallocated)", "JAX scan float32", "JAX scan float64"]
+# name: precision it computes in
+LOGISTIC = {"Numba (allocates)": "float64", "Numba (preallocated)": "float64",
+            "JAX scan float32": "float32", "JAX scan float64": "float64"}
 
 
 def measure_logistic(name, n, repeat=5):
+    dtype = LOGISTIC[name]
     if name == "Numba (allocates)":
         timing, nbytes = time_call(qm_numba, 0.1, n, repeat=repeat), 8 * (n + 1)
     elif name == "Numba (preallocated)":
         out = np.empty(n + 1)
         timing, nbytes = time_call(qm_numba_into, out, 0.1, repeat=repeat), out.nbytes
     else:
-        dtype = jnp.float32 if name.endswith("float32") else jnp.float64
-        x0 = jnp.asarray(0.1, dtype=dtype)
-        if x0.dtype != dtype:
-            raise RuntimeError("float64 JAX needs jax.config.update('jax_enable_x64', True)")
-        timing, nbytes = time_call(qm_jax, x0, n, repeat=repeat), (n + 1) * x0.dtype.itemsize
-    return {"problem": "logistic", "name": name, "n": n, "first_s": timing.first,
-            "best_s": timing.best, "per_step_s": timing.best / n, "memory_bytes": nbytes}
+        with precision(dtype):
+            x0 = jnp.asarray(0.1, dtype=dtype)
+            timing, nbytes = time_call(qm_jax, x0, n, repeat=repeat), (n + 1) * x0.dtype.itemsize
+    return {"problem": "logistic", "name": name, "dtype": dtype, "device": device_of(name),
+            "n": n, "first_s": timing.first, "best_s": timing.best,
+            "per_step_s": timing.best / n, "memory_bytes": nbytes}
 
 
-# ---------------------------------------------------------------- the hardware's floor
+def scan_probe(sizes=(2_000, 20_000), repeat=3):
+    """Best time of JAX's scan (float32, default device) at two lengths: how its cost grows."""
+    x0 = jnp.float32(0.1)
+    return [(n, time_call(qm_jax, x0, n, repeat=repeat).best) for n in sizes]
+
+
+def scan_steps_limit(wanted, probe, budget_s=2.0):
+    """Longest scan a sweep runs: `wanted` steps if the probe predicts that one call fits
+    in `budget_s`, else the longest that does. On a GPU each step costs microseconds (the
+    host drives the loop, launching the body's kernels once per step), and on the CPU
+    jaxlib 0.11.1 and later rewrite the whole output on every step (jax-ml/jax#40101):
+    either way, longer runs are left out, not waited for."""
+    return affordable_length(probe, wanted, budget_s)
+
+
+# ---------------------------------------------------------------- reference kernels
 
 
 @numba.jit
@@ -165,41 +204,85 @@ def _logistic_chain(x, n):
     return x
 
 
-def hardware_floor(repeat=5):
-    """What this machine can do at best, measured with simple kernels.
+def physical_cores():
+    """Cores, not hardware threads: two threads sharing a core share its arithmetic units."""
+    try:
+        import psutil
+        return psutil.cpu_count(logical=False) or os.cpu_count()
+    except ImportError:      # a bare Python without psutil: Linux's CPU topology, if readable
+        cores = {path.read_text().strip() for path in
+                 Path("/sys/devices/system/cpu").glob("cpu[0-9]*/topology/thread_siblings_list")}
+        return len(cores) or os.cpu_count()
 
-    bandwidth_Bps: bytes per second moved by copying a 200 MB array (read + write);
-    cos_div_s: seconds per element for cos(v) / (1 + v) on one core (data in cache);
-    step_latency_s: seconds per step of the logistic recurrence when nothing is stored:
-        each step waits for the previous one, so this is a latency, not a throughput.
+
+def last_level_cache_bytes():
+    """Size of the largest CPU cache, from Linux's sysfs; None where it cannot be read."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(text[-1:], 1)
+        sizes.append(int(text.rstrip("KMG")) * scale)
+    return max(sizes, default=None)
+
+
+def reference_kernels(repeat=5):
+    """Three simple kernels timed on this machine, to read the sweep against.
+
+    copy_Bps: bytes read plus bytes written per second when ONE core copies an array
+        (NumPy's copy is single-threaded) at least four times the last-level cache;
+    scalar_cos_div_s: seconds per element for cos(v) / (1 + v) on one core, float64,
+        one element at a time (data in cache; this Numba has no vector cosine);
+    step_latency_s: seconds per float64 logistic step when nothing is stored: each step
+        waits for the one before, so this is what one chain costs at best.
     """
-    big = np.ones(25_000_000)
+    llc = last_level_cache_bytes()
+    copy_bytes = int(min(max(200e6, 4 * (llc or 0)), 2e9))
+    big = np.ones(copy_bytes // 8)
     dst = np.empty_like(big)
     copy = time_call(np.copyto, dst, big, repeat=repeat)
+    del big, dst
     small = np.linspace(0.0, 1.0, 100_000)
     cos_div = time_call(_cos_div, small, repeat=repeat)
     steps = 10_000_000
     chain = time_call(_logistic_chain, 0.1, steps, repeat=repeat)
-    return {"bandwidth_Bps": 2 * big.nbytes / copy.best,
-            "cos_div_s": cos_div.best / small.size,
+    return {"copy_Bps": 2 * copy_bytes / copy.best, "copy_bytes": copy_bytes,
+            "last_level_cache_bytes": llc,
+            "scalar_cos_div_s": cos_div.best / small.size,
             "step_latency_s": chain.best / steps,
-            "numba_threads": numba.get_num_threads()}
+            "physical_cores": physical_cores(), "numba_threads": numba.get_num_threads(),
+            "dtype": "float64", "device": "cpu"}
 
 
-def floor_seconds(record, floor):
-    """The least time the hardware allows for `record`'s problem and size.
+def cores_used(name, reference):
+    if name in SERIAL:
+        return 1
+    if name.startswith("Numba"):
+        return min(reference["numba_threads"], reference["physical_cores"])
+    return reference["physical_cores"]
 
-    max of f: every point needs one cos and one divide, spread over the cores the
-    implementation can use (one for NumPy and serial Numba, all of them otherwise);
-    logistic map: one dependent step after another (latency), or writing the output
-    at full memory bandwidth, whichever takes longer (the two overlap).
+
+def reference_seconds(record, reference):
+    """The reference kernels' time for `record`'s job, or None where the comparison would
+    not be like for like (another precision, or JAX on an accelerator).
+
+    max of f: one scalar cos and divide per point, spread over the physical cores the
+    implementation can use; logistic map: one dependent step after another, or writing
+    the output at one core's copy speed, whichever takes longer (the two overlap).
     """
+    if record["dtype"] != reference["dtype"] or record["device"] != reference["device"]:
+        return None
     if record["problem"] == "max_of_f":
-        serial = record["name"] in ("NumPy meshgrid", "Numba serial")
-        cores = 1 if serial else floor["numba_threads"]
-        return record["points"] * floor["cos_div_s"] / cores
-    return max(record["n"] * floor["step_latency_s"],
-               record["memory_bytes"] / floor["bandwidth_Bps"])
+        return record["points"] * reference["scalar_cos_div_s"] / cores_used(record["name"], reference)
+    return max(record["n"] * reference["step_latency_s"],
+               record["memory_bytes"] / reference["copy_Bps"])
+
+
+def x_reference(record, reference):
+    seconds = reference_seconds(record, reference)
+    return None if seconds is None else record["best_s"] / seconds
 
 
 def describe_machine():
@@ -210,7 +293,8 @@ def describe_machine():
     except (OSError, StopIteration):
         pass
     device = jax.devices()[0]
-    return {"cpu": cpu, "logical_cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+    return {"cpu": cpu, "physical_cores": physical_cores(), "logical_cores": os.cpu_count(),
+            "numba_threads": numba.get_num_threads(),
             "python": platform.python_version(), "numpy": np.__version__,
             "numba": numba.__version__, "jax": jax.__version__, "jax_backend": jax.default_backend(),
             "jax_device": device.device_kind, "time": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -219,36 +303,33 @@ def describe_machine():
 # ---------------------------------------------------------------- sweeps, tables, plots
 
 
-def scan_steps_limit():
-    """Longest logistic run for JAX's scan on the default device. On a GPU every
-    sequential step is a trip round a device-side loop (microseconds), so 10^8 steps
-    would take minutes per call there: such runs are left out, not waited for."""
-    return 10**8 if jax.default_backend() == "cpu" else 10**5
-
-
-def planned(max_sizes, logistic_lengths):
-    """(problem, implementation, size) for every measurement a sweep makes."""
+def planned(max_sizes, logistic_lengths, scan_limit):
+    """(problem, implementation, size) for every measurement a sweep makes; JAX's scan
+    only up to `scan_limit` steps (see `scan_steps_limit`)."""
     plan = [("max_of_f", name, n) for n in max_sizes for name in MAX_OF_F]
     plan += [("logistic", name, n) for n in logistic_lengths for name in LOGISTIC
-             if not (name.startswith("JAX") and n > scan_steps_limit())]
+             if not (name.startswith("JAX") and n > scan_limit)]
     return plan
 
 
-def sweep(max_sizes, logistic_lengths, repeat=5):
+def sweep(max_sizes, logistic_lengths, scan_limit, repeat=5):
     measure = {"max_of_f": measure_max_of_f, "logistic": measure_logistic}
     return [measure[problem](name, n, repeat)
-            for problem, name, n in planned(max_sizes, logistic_lengths)]
+            for problem, name, n in planned(max_sizes, logistic_lengths, scan_limit)]
 
 
-def summary_table(records, floor):
-    """One line per measurement: time, first call, memory, and distance from the floor."""
+def summary_table(records, reference):
+    """One line per measurement: precision, device, time, first call, memory, and the ratio
+    to the reference kernels where that is like for like ("-" where it is not)."""
     from lecture_tools import fmt_bytes, fmt_seconds
-    lines = [f"{'problem':9s} {'implementation':22s} {'n':>10s} {'best':>9s} {'first call':>10s}"
-             f" {'memory':>9s} {'x floor':>8s}"]
+    lines = [f"{'problem':9s} {'implementation':22s} {'dtype':7s} {'device':6s} {'n':>11s}"
+             f" {'best':>9s} {'first call':>10s} {'memory':>9s} {'x ref':>6s}"]
     for r in records:
-        lines.append(f"{r['problem']:9s} {r['name']:22s} {r['n']:>10,} {fmt_seconds(r['best_s']):>9s}"
-                     f" {fmt_seconds(r['first_s']):>10s} {fmt_bytes(r['memory_bytes']):>9s}"
-                     f" {r['best_s'] / floor_seconds(r, floor):8.1f}")
+        ratio = x_reference(r, reference)
+        lines.append(f"{r['problem']:9s} {r['name']:22s} {r['dtype']:7s} {r['device']:6s}"
+                     f" {r['n']:>11,} {fmt_seconds(r['best_s']):>9s} {fmt_seconds(r['first_s']):>10s}"
+                     f" {fmt_bytes(r['memory_bytes']):>9s}"
+                     f" {'-' if ratio is None else format(ratio, '.1f'):>6s}")
     return "\n".join(lines)
 
 
@@ -278,26 +359,36 @@ def calls_to_repay_compile(records, name, baseline, n):
     return max(1, int(np.ceil((r["first_s"] - r["best_s"]) / saving)))
 
 
-def plot_scaling(records, floor, path=None):
-    """Three log-log panels: max-of-f time, max-of-f memory, logistic map time per step."""
+def label(name, records):
+    """Legend text: the implementation, with its device where that is not the CPU."""
+    device = next(r["device"] for r in records if r["name"] == name)
+    return name if device == "cpu" else f"{name} ({device.upper()})"
+
+
+def plot_scaling(records, reference, path=None):
+    """Three log-log panels: max-of-f time, max-of-f memory, logistic map time per step.
+    Reference lines are CPU, float64 kernels, and labelled so."""
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     for name in MAX_OF_F:
         n, t = series(records, "max_of_f", name)
-        axes[0].loglog(np.square(n), t, "o-", label=name)
+        axes[0].loglog(np.square(n), t, "o-", label=label(name, records))
         n, mem = series(records, "max_of_f", name, "memory_bytes")
-        axes[1].loglog(np.square(n), mem, "o-", label=name)
+        axes[1].loglog(np.square(n), mem, "o-", label=label(name, records))
     n, _ = series(records, "max_of_f", "Numba serial")
     points = np.square(n)
-    axes[0].loglog(points, points * floor["cos_div_s"], "k--", label="floor: one core")
-    axes[0].loglog(points, points * floor["cos_div_s"] / floor["numba_threads"], "k:",
-                   label=f"floor: {floor['numba_threads']} cores")
+    cores = reference["physical_cores"]
+    axes[0].loglog(points, points * reference["scalar_cos_div_s"], "k--",
+                   label="scalar float64 cos, 1 CPU core")
+    axes[0].loglog(points, points * reference["scalar_cos_div_s"] / cores, "k:",
+                   label=f"scalar float64 cos, {cores} CPU cores")
     axes[0].set(xlabel="grid points $n^2$", ylabel="best time (s)", title="max of f: time")
     axes[1].set(xlabel="grid points $n^2$", ylabel="bytes", title="max of f: memory")
     for name in LOGISTIC:
         n, per_step = series(records, "logistic", name, "per_step_s")
-        axes[2].loglog(n, np.array(per_step) * 1e9, "o-", label=name)
-    axes[2].axhline(floor["step_latency_s"] * 1e9, color="k", ls="--", label="floor: step latency")
+        axes[2].loglog(n, np.array(per_step) * 1e9, "o-", label=label(name, records))
+    axes[2].axhline(reference["step_latency_s"] * 1e9, color="k", ls="--",
+                    label="float64 step latency, CPU")
     axes[2].set(xlabel="steps", ylabel="ns per step", title="logistic map: cost per step")
     for ax in axes:
         ax.grid(True, which="major", alpha=0.3)

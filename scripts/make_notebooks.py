@@ -37,6 +37,7 @@ from sync_environment import pinned_versions  # noqa: E402
 RUNTIME_PACKAGES = {
     "numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "jax": "jax", "jaxlib": "jaxlib",
     "matplotlib": "matplotlib", "quantecon": "quantecon", "threadpoolctl": "threadpoolctl",
+    "psutil": "psutil",
 }
 PYTHON = "3.11"
 

@@ -60,6 +60,115 @@ def test_prose_types_no_measured_numbers(path):
     assert not typed, "measured numbers belong in glue, not prose:\n" + "\n".join(typed)
 
 
+# Words that compare speeds, sizes, counts or times. A prose sentence that uses one must take
+# its figure, or its verb, from the run (a {glue} role), unless it is listed in
+# HARDWARE_INDEPENDENT below with the reason it holds on any machine.
+COMPARISON = re.compile(
+    r"\b(faster|slower|fastest|slowest|quicker|speed-?ups?|outperforms?|beats?|overtakes?|overtook"
+    r"|(?<!no )longer|shorter|cheaper|cheap|costlier|expensive|larger|smaller|bigger"
+    r"|less memory|more memory|orders? of magnitude|times (?:as|faster|slower|more|less)"
+    r"|handful|a few|same range|within \d+|far (?:more|less|larger|smaller|below|above|beyond)"
+    r"|tiny|huge|dominates?|(?:nano|micro|milli)?seconds|minutes|hours)\b", re.I)
+
+# (page, start of the sentence): why the comparison holds whatever machine builds the page.
+HARDWARE_INDEPENDENT = {
+    ("instructors.md", "Binder builds an environment"):
+        "a property of the Binder service, not of the machine that built the page",
+    ("intro.md", "These lectures teach each tool"):
+        "names the questions the lectures ask; claims nothing",
+    ("jax_intro.md", "Float32 is what GPUs are fastest at"):
+        "a property of GPU products (vendors' specifications), not a measurement here",
+    ("numpy_vs_numba_vs_jax.md", "The time we compare is the best"):
+        "the timing method's reasoning; no figure",
+    ("numpy_vs_numba_vs_jax.md", "This lets us use a grid of 1,000 points"):
+        "arithmetic on the grid sizes (1000**2 / 50**2), not a measurement",
+    ("numpy_vs_numba_vs_jax.md", "Ideally, $k$ threads on $k$ cores"):
+        "the definition of ideal parallel speed-up; the measured one is glued next to it",
+    ("numpy_vs_numba_vs_jax.md", "The cost then grows with the square"):
+        "quotes a report (QuantEcon lecture-python-programming#622), linked, not this machine",
+    ("numpy_vs_numba_vs_jax.md", "So \"sequential JAX belongs on the CPU\""):
+        "mechanism (one kernel launch per step on a GPU, jax#2491); the page's figures are glued",
+    ("numpy_vs_numba_vs_jax.md", "* **Measure at more than one size.**"):
+        "advice on method; the figures it refers to are glued in the sections above",
+    ("numpy_vs_numba_vs_jax.md", "Several of the \"lessons\" drawn"):
+        "quotes the mistaken lessons the lecture warns against",
+    ("scaling.md", "It is not a lower bound"):
+        "says what SIMD code can do; whether it did here is glued in 'Against the reference'",
+    ("scaling.md", "An exponent below that means"):
+        "how to read a fitted exponent; the exponents themselves are printed by the run",
+}
+
+
+def prose_sentences(text):
+    """The sentences of a page's prose: outside code cells and fenced code, including the text
+    of directives (notes, exercises), without the front matter, option lines or tables; the
+    authors' reading-time estimates ("**Time:**" lines) are not measurements and are left out."""
+    if text.startswith("---\n"):
+        text = text[text.index("\n---", 3) + 4:]
+    paragraphs, lines, in_code = [], [], False
+    for line in text.splitlines() + [""]:
+        if line.startswith("```"):
+            opens_code = line.startswith("```{code-cell}") or not line.startswith("```{")
+            in_code = (not in_code and opens_code and line.strip() != "```")
+            line = ""
+        elif in_code or line.startswith((":", "|", "**Time:**")):
+            continue
+        if line.strip():
+            lines.append(line.strip())
+        elif lines:
+            paragraphs.append(" ".join(lines))
+            lines = []
+    return [s for p in paragraphs for s in re.split(r"(?<=[.!?:])\s+(?=[A-Z*({\[\"])", p)]
+
+
+def unglued_comparisons(name, text):
+    """Sentences of page `name` with a clause (between semicolons or colons) that compares
+    speeds, sizes or times with no glued figure in that clause, and no entry in
+    HARDWARE_INDEPENDENT. A glued number elsewhere in the sentence does not vouch for it."""
+    flagged = []
+    for sentence in prose_sentences(text):
+        words = re.sub(r"`[^`]*`|\$[^$]*\$", "", re.sub(r"\{glue:?\w*\}`[^`]*`", "{glue}", sentence))
+        if (any(COMPARISON.search(clause) and "{glue}" not in clause
+                for clause in re.split(r"[;:] ", words))
+                and not any(page == name and sentence.startswith(start)
+                            for page, start in HARDWARE_INDEPENDENT)):
+            flagged.append(sentence)
+    return flagged
+
+
+PROSE_PAGES = PAGES + sorted((ROOT / "lectures" / "_includes").glob("*.md"))
+
+
+@pytest.mark.parametrize("path", PROSE_PAGES, ids=lambda p: p.name)
+def test_prose_compares_speeds_and_sizes_only_with_glued_figures(path):
+    flagged = unglued_comparisons(path.name, path.read_text(encoding="utf-8"))
+    assert not flagged, ("a comparison typed into prose can be false on another machine: glue its "
+                         "figure or verb from the run, or reword it:\n" + "\n".join(flagged))
+
+
+@pytest.mark.parametrize("planted", [
+    "With a thousand rows to share among a handful of threads, each has plenty of work.",
+    "Once compiled each step costs a few nanoseconds.",
+    "On a CPU, both compile to a tight loop and land in the same range.",
+    "Parallel code takes longer to compile: the first call took {glue:md}`parallel_compile`.",
+    "The array is far larger than any cache.",
+    "The two precisions part ways completely within 30 steps.",
+    "Numba was 3 times faster than NumPy here.",
+])
+def test_a_planted_unglued_comparison_is_caught(planted):
+    page = "Some prose.\n\n" + planted + "\n\n```{code-cell} ipython3\nx = 1  # faster\n```\n"
+    assert unglued_comparisons("numba.md", page) == [planted]
+    # The same sentence with its figure glued passes, and code cells are not prose.
+    glued = "Numba was {glue:md}`numba_vs_numpy` NumPy here."
+    assert unglued_comparisons("numba.md", page.replace(planted, glued)) == []
+
+
+def test_every_hardware_independent_entry_still_names_a_sentence():
+    sentences = {path.name: prose_sentences(path.read_text(encoding="utf-8")) for path in PROSE_PAGES}
+    for page, start in HARDWARE_INDEPENDENT:
+        assert any(s.startswith(start) for s in sentences[page]), (page, start)
+
+
 LECTURES_WITH_CODE = [p for p in LECTURES if any("def " in c.source for c in code_cells(p))]
 
 

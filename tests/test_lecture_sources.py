@@ -76,7 +76,7 @@ HARDWARE_INDEPENDENT = {
         "a property of the Binder service, not of the machine that built the page",
     ("intro.md", "These lectures teach each tool"):
         "names the questions the lectures ask; claims nothing",
-    ("jax_intro.md", "Float32 is what GPUs are fastest at"):
+    ("jax_intro.md", "Float32 is plenty for many tasks"):
         "a property of GPU products (vendors' specifications), not a measurement here",
     ("numpy_vs_numba_vs_jax.md", "The time we compare is the best"):
         "the timing method's reasoning; no figure",

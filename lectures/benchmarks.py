@@ -179,10 +179,10 @@ def scan_probe(sizes=(2_000, 20_000), repeat=3):
 
 def scan_steps_limit(wanted, probe, budget_s=2.0):
     """Longest scan a sweep runs: `wanted` steps if the probe predicts that one call fits
-    in `budget_s`, else the longest that does. On a GPU each step costs microseconds (the
-    host drives the loop, launching the body's kernels once per step), and on the CPU
-    jaxlib 0.11.1 and later rewrite the whole output on every step (jax-ml/jax#40101):
-    either way, longer runs are left out, not waited for."""
+    in `budget_s`, else the longest that does. On a GPU each step costs at least the launch
+    of the loop body's kernels, driven from the host, and on the CPU jaxlib 0.11.1 and the
+    releases after it, until jax-ml/jax#40101 is fixed, rewrite the whole output on every
+    step: either way, longer runs are left out, not waited for."""
     return affordable_length(probe, wanted, budget_s)
 
 
@@ -234,7 +234,8 @@ def reference_kernels(repeat=5):
     copy_Bps: bytes read plus bytes written per second when ONE core copies an array
         (NumPy's copy is single-threaded) at least four times the last-level cache;
     scalar_cos_div_s: seconds per element for cos(v) / (1 + v) on one core, float64,
-        one element at a time (data in cache; this Numba has no vector cosine);
+        one element at a time (data in cache; the loop calls the scalar `cos`, and its
+        sum is not reordered without fastmath, so LLVM does not vectorize it);
     step_latency_s: seconds per float64 logistic step when nothing is stored: each step
         waits for the one before, so this is what one chain costs at best.
     """

@@ -61,6 +61,16 @@ def test_time_call_waits_only_on_results_that_hold_jax_arrays(monkeypatch):
     assert lt.jax_arrays_in(pair)[0] is pair[0] and lt.jax_arrays_in(floats) == []
 
 
+def test_time_call_charges_every_call_for_freeing_its_result():
+    class SlowToFree:                  # like a large array: freeing it takes time
+        def __del__(self):
+            time.sleep(0.05)
+
+    timing = lt.time_call(SlowToFree, repeat=3)
+    assert timing.best >= 0.05 and timing.first >= 0.05
+    assert timing.compile_estimate < 0.025     # nothing compiles, so first and warm agree
+
+
 def test_time_call_rejects_zero_repeats():
     with pytest.raises(ValueError, match="repeat"):
         lt.time_call(lambda: None, repeat=0)

@@ -25,6 +25,8 @@ WITH_CODE = [d for d in LECTURES if "{code-cell}" in (ROOT / f"{d}.md").read_tex
 # Bytes transferred for one page with an empty cache, uncompressed. Most of it is the
 # theme's icon font script (~1.5 MB) and MathJax (~1.2 MB), both served by the site.
 PAGE_BUDGET = 4_500_000
+# How long the last test waits for messages a page sends after it has loaded.
+LATE_MESSAGES_MS = 5_000
 
 WEIGHT_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
@@ -52,28 +54,71 @@ def site(built_html):
 
 
 @pytest.fixture(scope="module")
-def visits(browser, site):
-    """Each page loaded once at desktop size, with what it logged and requested."""
+def journal():
+    """What every page the suite opens logs and requests, in every context (desktop, phone,
+    light, dark), from its opening to the end of the module: console errors and warnings,
+    page errors, failed requests and requests that leave the site. Pages stay open, so a
+    message that comes seconds after load is recorded too; the last test reads it all."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def open_page(browser, site, journal):
+    """Open a page of the site in a fresh context (viewport, colour scheme), watched."""
+    contexts = []
+
+    def open_(doc, viewport=DESKTOP, mode="light", query=""):
+        context = browser.new_context(viewport=viewport, color_scheme=mode)
+        contexts.append(context)
+        page = context.new_page()
+        where = f"{doc} ({mode}, {viewport['width']}px)"
+        record = {"page": page, "console": [], "failed": [], "requests": []}
+
+        def log(kind, text):
+            journal.append(f"{where}: {kind}: {text}")
+
+        def on_console(message):
+            if message.type == "error":
+                record["console"].append(message.text)
+            if message.type in ("error", "warning"):
+                log(f"console {message.type}", message.text)
+
+        def on_response(response):
+            if response.status >= 400:
+                record["failed"].append(f"{response.status} {response.url}")
+                log("failed request", f"{response.status} {response.url}")
+
+        def on_request(request):
+            record["requests"].append(request.url)
+            if not request.url.startswith(site):
+                log("off-site request", request.url)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda e: (record["console"].append(str(e)), log("page error", e)))
+        page.on("requestfailed", lambda r: (record["failed"].append(r.url), log("request failed", r.url)))
+        page.on("response", on_response)
+        page.on("request", on_request)
+        page.goto(f"{site}{doc}.html{query}")
+        wait_for_page(page)
+        return record
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def visits(open_page):
+    """Each page loaded once at desktop size in light mode, with what it logged and requested."""
     cache = {}
 
     def visit(doc):
         if doc not in cache:
-            page = browser.new_page(viewport=DESKTOP)
-            record = {"page": page, "console": [], "failed": [], "requests": []}
-            page.on("console", lambda m: m.type == "error" and record["console"].append(m.text))
-            page.on("pageerror", lambda e: record["console"].append(str(e)))
-            page.on("requestfailed", lambda r: record["failed"].append(r.url))
-            page.on("response", lambda r: r.status >= 400 and record["failed"].append(f"{r.status} {r.url}"))
-            page.on("request", lambda r: record["requests"].append(r.url))
-            page.goto(f"{site}{doc}.html")
-            wait_for_page(page)
-            record["weight"] = page.evaluate(WEIGHT_JS)
-            cache[doc] = record
+            cache[doc] = open_page(doc)
+            cache[doc]["weight"] = cache[doc]["page"].evaluate(WEIGHT_JS)
         return cache[doc]
 
-    yield visit
-    for record in cache.values():
-        record["page"].close()
+    return visit
 
 
 @pytest.mark.parametrize("doc", PAGES)
@@ -132,46 +177,35 @@ def test_surface_plot_is_visible_and_not_blank(visits):
 
 
 @pytest.mark.parametrize("doc", PAGES)
-def test_no_horizontal_page_scroll_at_phone_width(browser, site, doc):
-    page = browser.new_page(viewport=PHONE)
-    try:
-        page.goto(f"{site}{doc}.html")
-        wait_for_page(page)
-        scroll, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-        assert scroll <= width, f"{doc}: the page is {scroll}px wide on a {width}px phone"
-    finally:
-        page.close()
+def test_no_horizontal_page_scroll_at_phone_width(open_page, doc):
+    page = open_page(doc, viewport=PHONE)["page"]
+    scroll, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll <= width, f"{doc}: the page is {scroll}px wide on a {width}px phone"
 
 
 @pytest.mark.parametrize("mode", ["light", "dark"])
 @pytest.mark.parametrize("doc", PAGES)
-def test_no_serious_or_critical_accessibility_violations(browser, site, doc, mode):
+def test_no_serious_or_critical_accessibility_violations(open_page, doc, mode):
     from axe_playwright_python.sync_playwright import Axe
-    context = browser.new_context(viewport=DESKTOP, color_scheme=mode)
-    try:
-        page = context.new_page()
-        page.goto(f"{site}{doc}.html")
-        wait_for_page(page)
-        assert page.evaluate("document.documentElement.dataset.theme") == mode
-        violations = Axe().run(page).response["violations"]
-        serious = [f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. "
-                   f"{v['nodes'][0]['target']})" for v in violations
-                   if v["impact"] in ("serious", "critical")]
-        assert not serious, f"{doc} ({mode}):\n" + "\n".join(serious)
-    finally:
-        context.close()
+    page = open_page(doc, mode=mode)["page"]
+    assert page.evaluate("document.documentElement.dataset.theme") == mode
+    # preload=False: axe's own fetch of the theme's @import-ed stylesheets resolves them
+    # against the site root (a 404 for /basic.css that no reader's browser makes); it feeds
+    # only the CSS-orientation rule.
+    violations = Axe().run(page, options={"resultTypes": ["violations"], "preload": False}
+                           ).response["violations"]
+    serious = [f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}x, e.g. "
+               f"{v['nodes'][0]['target']})" for v in violations
+               if v["impact"] in ("serious", "critical")]
+    assert not serious, f"{doc} ({mode}):\n" + "\n".join(serious)
 
 
-def test_search_for_vmap_finds_the_comparison_lecture(browser, site):
-    page = browser.new_page()
-    try:
-        page.goto(f"{site}search.html?q=vmap")
-        results = page.locator("#search-results li a")
-        results.first.wait_for(timeout=20_000)
-        hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
-        assert any("numpy_vs_numba_vs_jax" in h for h in hrefs), hrefs
-    finally:
-        page.close()
+def test_search_for_vmap_finds_the_comparison_lecture(open_page):
+    page = open_page("search", query="?q=vmap")["page"]
+    results = page.locator("#search-results li a")
+    results.first.wait_for(timeout=20_000)
+    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    assert any("numpy_vs_numba_vs_jax" in h for h in hrefs), hrefs
 
 
 @pytest.mark.parametrize("doc", NOTEBOOK_PAGES)
@@ -201,3 +235,14 @@ def test_every_internal_link_and_anchor_resolves(site):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "0 warnings found. 0 errors found." in output
+
+
+# Last in this module on purpose: it reads what every earlier test's pages logged.
+def test_no_page_in_any_context_logged_a_problem_during_the_whole_session(visits, journal):
+    """Console errors and warnings, page errors, failed and off-site requests, from every page
+    opened above (desktop and phone, light and dark), including any that came seconds after
+    the page loaded: the pages are still open, and we give them a few more seconds."""
+    for doc in PAGES:
+        visits(doc)                       # every page at least once, even if run alone
+    visits(PAGES[0])["page"].wait_for_timeout(LATE_MESSAGES_MS)   # lets queued events arrive
+    assert not journal, "\n".join(journal)

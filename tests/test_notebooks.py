@@ -25,28 +25,45 @@ def notebook(built_notebooks, doc):
     return nbformat.read(built_notebooks / f"{doc}.ipynb", as_version=4)
 
 
+@pytest.fixture(params=["full", "student"])
+def edition(request, built_html, built_notebooks):
+    """(site, notebooks, branch the launch buttons open) of the full edition and of the
+    student edition (`make student`), each checked against its own notebooks."""
+    _, _, branch, _ = site_config()
+    if request.param == "full":
+        return built_html, built_notebooks, branch
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_student import STUDENT_BRANCH
+    student = ROOT / "_build" / "student"
+    if not (student / "html" / "index.html").exists():
+        pytest.fail(f"no student edition in {student}: run `make student` first (`make test` does)")
+    return student / "html", student / "notebooks", STUDENT_BRANCH
+
+
 @pytest.mark.parametrize("doc", DOCS)
-def test_colab_button_opens_the_generated_notebook_on_the_notebooks_branch(built_html, built_notebooks, doc):
-    org, repo, branch, _ = site_config()
-    url = launch_url(built_html, doc, "colab")
+def test_colab_button_opens_the_generated_notebook_on_its_editions_branch(edition, doc):
+    org, repo, _, _ = site_config()
+    html, notebooks, branch = edition
+    url = launch_url(html, doc, "colab")
     assert (url.scheme, url.netloc) == ("https", "colab.research.google.com")
     match = re.fullmatch(rf"/github/{org}/{repo}/blob/{branch}/(.+)", url.path)
     assert match, f"{doc}: Colab URL {url.geturl()} is not /github/{org}/{repo}/blob/{branch}/PATH"
     path = match.group(1)
     assert path.endswith(".ipynb"), f"Colab cannot open {path}"
-    assert (built_notebooks / path).is_file(), f"{path} is not among the generated notebooks"
+    assert (notebooks / path).is_file(), f"{path} is not among the generated notebooks"
     assert path == f"{doc}.ipynb"
 
 
 @pytest.mark.parametrize("doc", DOCS)
-def test_binder_button_opens_the_same_notebook_in_jupyterlab(built_html, built_notebooks, doc):
-    org, repo, branch, _ = site_config()
-    url = launch_url(built_html, doc, "binder")
+def test_binder_button_opens_the_same_notebook_in_jupyterlab(edition, doc):
+    org, repo, _, _ = site_config()
+    html, notebooks, branch = edition
+    url = launch_url(html, doc, "binder")
     assert (url.scheme, url.netloc, url.path) == ("https", "mybinder.org", f"/v2/gh/{org}/{repo}/{branch}")
     (urlpath,) = parse_qs(url.query)["urlpath"]
     assert urlpath.startswith("lab/tree/")
     path = urlpath.removeprefix("lab/tree/")
-    assert (built_notebooks / path).is_file() and path == f"{doc}.ipynb"
+    assert (notebooks / path).is_file() and path == f"{doc}.ipynb"
 
 
 @pytest.mark.parametrize("doc", DOCS)

@@ -75,3 +75,25 @@ def test_publishing_pushes_the_branches_both_editions_launch_from():
     publish = (ROOT / ".github" / "workflows" / "publish.yml").read_text()
     assert f"for branch in {branch} {STUDENT_BRANCH}; do" in publish
     assert "make html pdf student" in publish and "cp -r _build/student/html _build/html/student" in publish
+
+
+def publish_step(job, name_start):
+    steps = load(ROOT / ".github" / "workflows" / "publish.yml")["jobs"][job]["steps"]
+    return next(s for s in steps if s.get("name", "").startswith(name_start))
+
+
+@pytest.mark.parametrize("repository, ok", [("{org}/{repo}", True), ("a-fork/lectures", False)])
+def test_publishing_stops_unless_the_config_names_the_repository_it_pushes_to(tmp_path, repository, ok):
+    org, repo, _, _ = site_config()
+    guard = publish_step("build", "Check that _config.yml names this repository")
+    assert guard["env"]["REPOSITORY"] == "${{ github.repository }}"
+    (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
+    result = subprocess.run(["bash", "-c", guard["run"]], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "REPOSITORY": repository.format(org=org, repo=repo)})
+    assert (result.returncode == 0) == ok, result.stdout + result.stderr
+    if not ok:
+        assert f"names {org}/{repo}" in result.stdout and "a-fork/lectures" in result.stdout
+    # ... and the notebooks are pushed to that same repository.
+    push = publish_step("publish-notebooks", "Push the notebooks")
+    assert push["env"]["REPOSITORY"] == "${{ github.repository }}"
+    assert 'github.com/${REPOSITORY}.git' in push["run"]

@@ -34,7 +34,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv notebooks html student assignments latex pdf chromium test test-gpu bench screenshots serve clean environment.yml
+.PHONY: help venv notebooks html student assignments latex pdf chromium test test-gpu bench mutation screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -102,6 +102,15 @@ test-gpu: $(GPU_STAMP) chromium latex  ## On an NVIDIA GPU machine: CUDA JAX ove
 bench: $(STAMP)  ## Time every implementation over a range of sizes, against reference kernels (_build/bench)
 	$(BIN)/python scripts/bench.py --out _build/bench
 
+# mutmut copies the site to mutants/, plants one bug at a time in the lecture helpers and
+# benchmarks (pyproject.toml says which, and which tests run), and records what survives.
+mutation: $(STAMP)  ## Mutation testing of lecture_tools.py and benchmarks.py (mutmut; about 40 minutes on 2 cores): _build/mutation/report.txt
+	rm -rf mutants
+	# Numba's default OpenMP threading layer aborts a process that forks after using it;
+	# mutmut forks a process for every mutant.
+	NUMBA_THREADING_LAYER=workqueue $(BIN)/mutmut run --max-children $(JOBS)
+	$(BIN)/python scripts/mutation_report.py _build/mutation
+
 screenshots: html chromium  ## Desktop (light, dark) and phone screenshots of every page in _build/screenshots
 	$(BIN)/python scripts/screenshots.py _build/html _build/screenshots
 
@@ -112,4 +121,4 @@ environment.yml: requirements.txt  ## Regenerate environment.yml and requirement
 	$(PYTHON) scripts/sync_environment.py
 
 clean:  ## Remove the built site and execution cache (keeps .venv)
-	rm -rf _build
+	rm -rf _build mutants

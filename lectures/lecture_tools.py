@@ -90,10 +90,9 @@ def time_call(fn, *args, repeat=5, **kwargs):
 
 def fmt_seconds(seconds):
     """Format a duration with a unit that suits its size: '812 µs', '9.4 ms', '2.31 s'."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:
-            value = seconds / scale
-            return f"{value:.3g} {unit}"
+            return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
 
 
@@ -115,32 +114,33 @@ def compare_speed(new, old, tolerance=0.1):
     >>> compare_speed(1.05, 1.0)
     'about as fast as'
     """
-    if new <= 0 or old <= 0:
-        raise ValueError(f"times must be positive, got {new} and {old}")
-    ratio = old / new
-    if abs(ratio - 1) <= tolerance:
-        return "about as fast as"
-    if ratio > 1:
-        return f"{ratio:.1f} times faster than"
-    return f"{1 / ratio:.1f} times slower than"
+    return _compare(new, old, tolerance, "times", "about as fast as", "faster than", "slower than")
 
 
 def compare_size(new, old, tolerance=0.1):
-    """Describe size `new` relative to size `old` ("as much as" when within `tolerance`).
+    """Describe size `new` relative to size `old` ("the same as" when within `tolerance`).
 
     >>> compare_size(8e6, 20e6)
     '2.5 times less than'
     >>> compare_size(8.05e6, 8e6)
     'the same as'
     """
+    return _compare(new, old, tolerance, "sizes", "the same as", "less than", "more than")
+
+
+def _compare(new, old, tolerance, what, alike, smaller, larger):
+    """The words for `new` against `old`: `alike` within `tolerance` of each other (as a
+    ratio), else "R times `smaller`" or "R times `larger`"."""
     if new <= 0 or old <= 0:
-        raise ValueError(f"sizes must be positive, got {new} and {old}")
+        raise ValueError(f"{what} must be positive, got {new} and {old}")
+    if tolerance < 0:
+        raise ValueError(f"tolerance must not be negative, got {tolerance}")
     ratio = old / new
     if abs(ratio - 1) <= tolerance:
-        return "the same as"
+        return alike
     if ratio > 1:
-        return f"{ratio:.1f} times less than"
-    return f"{1 / ratio:.1f} times more than"
+        return f"{ratio:.1f} times {smaller}"
+    return f"{1 / ratio:.1f} times {larger}"
 
 
 def growth_exponent(probe):

@@ -10,6 +10,15 @@ from bs4 import BeautifulSoup
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 sys.path.insert(0, str(ROOT / "scripts"))
+
+if ROOT.name == "mutants":
+    # Under `make mutation`, mutmut runs the tests on a copy of the site in mutants/ and knows
+    # the lecture helpers by their paths (lectures.lecture_tools, lectures.benchmarks); the
+    # tests and the lectures import them by their plain names. Give the plain names those
+    # very modules, so that the mutated code is what the tests call.
+    import importlib
+    for name in ("lecture_tools", "benchmarks"):          # benchmarks imports lecture_tools
+        sys.modules[name] = importlib.import_module(f"lectures.{name}")
 from book import lectures, notebook_pages, toc_files  # noqa: E402,F401  (pages, lectures)
 
 

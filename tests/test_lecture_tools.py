@@ -41,7 +41,7 @@ def test_time_call_waits_for_jax_results():
     work(m).block_until_ready()
     blocked = time.perf_counter() - start
     # The timed calls include the computation, so they are not just the dispatch cost.
-    assert timing.best > 0.2 * blocked
+    assert timing.best > 0.2 * blocked and timing.first > 0.2 * blocked
 
 
 def test_time_call_waits_only_on_results_that_hold_jax_arrays(monkeypatch):
@@ -71,19 +71,66 @@ def test_time_call_charges_every_call_for_freeing_its_result():
     assert timing.compile_estimate < 0.025     # nothing compiles, so first and warm agree
 
 
-def test_time_call_rejects_zero_repeats():
+def test_time_call_rejects_zero_repeats_and_runs_one():
     with pytest.raises(ValueError, match="repeat"):
         lt.time_call(lambda: None, repeat=0)
+    calls = []
+    timing = lt.time_call(calls.append, 7, repeat=1)
+    assert calls == [7, 7] and len(timing.runs) == 1
+    assert len(lt.time_call(lambda: None).runs) == 5                   # the default
+    calls.clear()
+    lt.time_call(lambda x, y=0: calls.append(x + y), 1, y=2, repeat=2)
+    assert calls == [3, 3, 3]                                            # keywords every time
+
+
+def test_time_call_passes_keywords_to_a_jax_function_and_prints_nothing(capsys):
+    import jax.numpy as jnp
+    calls = []
+
+    def scaled(x, factor=1.0):
+        calls.append(factor)
+        return jnp.asarray(x) * factor
+    lt.time_call(scaled, 2.0, factor=3.0, repeat=2)
+    assert calls == [3.0, 3.0, 3.0]
+    assert capsys.readouterr().out == ""
+
+
+def test_compiled_bytes_adds_arguments_output_and_temporaries():
+    import jax
+    import jax.numpy as jnp
+    x = jnp.ones(1000, dtype=jnp.float32)                       # 4,000 bytes
+    # Arguments and output are known exactly; temporaries, if any, are a few bytes here.
+    one_in = lt.compiled_bytes(jax.jit(lambda x: x + 1), x)
+    two_in = lt.compiled_bytes(jax.jit(lambda x, y: x + y), x, x)
+    assert 8_000 <= one_in < 8_512 and 12_000 <= two_in < 12_512
+    assert 4_004 <= lt.compiled_bytes(jax.jit(jnp.sum), x) < 4_512           # in + a scalar
+
+
+def test_peak_allocation_leaves_a_running_trace_running():
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        held = np.ones(1_000_000)                       # 8 MB traced before the call
+        peak = lt.peak_allocation(lambda n=0: np.ones(100_000 + n), n=25_000)
+        assert 1_000_000 <= peak < 1_500_000 and held.size      # only the call's 1 MB
+        assert tracemalloc.is_tracing()
+    finally:
+        tracemalloc.stop()
+    lt.peak_allocation(lambda: None)
+    assert not tracemalloc.is_tracing()
 
 
 @pytest.mark.parametrize("seconds, text", [(2.3456, "2.35 s"), (0.0094, "9.4 ms"),
-                                           (8.12e-4, "812 µs"), (6.5e-9, "6.5 ns")])
+                                           (8.12e-4, "812 µs"), (6.5e-9, "6.5 ns"),
+                                           (1.0, "1 s"), (1e-3, "1 ms"), (1e-6, "1 µs"),
+                                           (1e-9, "1 ns"), (4e-10, "0.4 ns")])
 def test_fmt_seconds_picks_a_readable_unit(seconds, text):
     assert lt.fmt_seconds(seconds) == text
 
 
 @pytest.mark.parametrize("nbytes, text", [(16_000_000, "16 MB"), (4000, "4 kB"),
-                                          (2.5e9, "2.5 GB"), (12, "12 bytes")])
+                                          (2.5e9, "2.5 GB"), (12, "12 bytes"), (1e9, "1 GB"),
+                                          (1e6, "1 MB"), (1000, "1 kB"), (999, "999 bytes")])
 def test_fmt_bytes_uses_decimal_units(nbytes, text):
     assert lt.fmt_bytes(nbytes) == text
 
@@ -93,8 +140,16 @@ def test_compare_speed_words_follow_the_numbers():
     assert lt.compare_speed(2.0, 1.0) == "2.0 times slower than"
     assert lt.compare_speed(1.05, 1.0) == "about as fast as"
     assert lt.compare_speed(1.2, 1.0, tolerance=0.3) == "about as fast as"
-    with pytest.raises(ValueError):
-        lt.compare_speed(0.0, 1.0)
+    # The default tolerance is 10%; its edge counts as "about as fast".
+    assert lt.compare_speed(1.0, 1.15) == "1.1 times faster than"
+    assert lt.compare_speed(1.0, 0.85) == "1.2 times slower than"
+    assert lt.compare_speed(2.0, 3.0, tolerance=0.5) == "about as fast as"
+    assert lt.compare_speed(2.0, 3.0, tolerance=0.49) == "1.5 times faster than"
+    for new, old in [(0.0, 1.0), (1.0, 0.0), (-1.0, 1.0), (1.0, -1.0)]:
+        with pytest.raises(ValueError, match="^times must be positive"):
+            lt.compare_speed(new, old)
+    with pytest.raises(ValueError, match="tolerance"):
+        lt.compare_speed(1.0, 2.0, tolerance=-0.1)
 
 
 def test_peak_allocation_sees_numpy_temporaries():
@@ -104,24 +159,51 @@ def test_peak_allocation_sees_numpy_temporaries():
     assert lt.peak_allocation(lambda: None) < 100_000
 
 
-def test_glue_outside_a_notebook_returns_the_value_without_failing():
+def test_glue_hands_the_value_to_myst_nb_without_displaying_it(monkeypatch):
+    import myst_nb
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.append((name, value, display)))
     assert lt.glue("name", 3.5) == 3.5
     assert lt.glue_md("phrase", "2.0 times faster than") == "2.0 times faster than"
+    assert glued[0] == ("name", 3.5, False)
+    name, markdown, display = glued[1]
+    assert (name, markdown.data, display) == ("phrase", "2.0 times faster than", False)
+    assert type(markdown).__name__ == "Markdown"
+
+
+def test_glue_without_myst_nb_returns_the_value_without_failing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)       # as in Colab: not installed
+    assert lt.glue("name", 3.5) == 3.5
+    assert lt.glue_md("phrase", "2.0 times faster than") == "2.0 times faster than"
+
+
+def test_timing_prints_first_call_and_best_warm_call():
+    timing = lt.Timing(first=0.5, best=0.0021, runs=[0.003, 0.0021, 0.0025])
+    assert str(timing) == ("first call 500 ms (includes any compilation); "
+                           "best of 3 warm calls 2.1 ms")
+    assert lt.Timing(first=0.001, best=0.002, runs=[0.002]).compile_estimate == 0.0
 
 
 def test_compare_size_words_follow_the_numbers():
     assert lt.compare_size(8e6, 20e6) == "2.5 times less than"
     assert lt.compare_size(20e6, 8e6) == "2.5 times more than"
     assert lt.compare_size(8.05e6, 8e6) == "the same as"
-    with pytest.raises(ValueError):
-        lt.compare_size(0, 1)
+    assert lt.compare_size(1.0, 1.15) == "1.1 times less than"
+    assert lt.compare_size(1.0, 0.85) == "1.2 times more than"
+    assert lt.compare_size(2.0, 3.0, tolerance=0.5) == "the same as"
+    assert lt.compare_size(2.0, 3.0, tolerance=0.49) == "1.5 times less than"
+    for new, old in [(0, 1), (1, 0), (-1, 1), (1, -1)]:
+        with pytest.raises(ValueError, match="^sizes must be positive"):
+            lt.compare_size(new, old)
 
 
 def test_growth_exponent_reads_the_slope_between_the_two_largest_sizes():
     assert lt.growth_exponent([(10, 5.0), (1_000, 1e-3), (100, 1e-5)]) == 2.0
     assert lt.growth_exponent([(2_000, 3e-5), (20_000, 3e-4)]) == 1.0
-    with pytest.raises(ValueError):
-        lt.growth_exponent([(10, 1.0), (10, 2.0)])
+    for bad in ([(10, 1.0), (10, 2.0)], [(10, 0.0), (100, 1.0)], [(10, 1.0), (100, 0.0)]):
+        with pytest.raises(ValueError, match="two sizes"):
+            lt.growth_exponent(bad)
+    assert lt.growth_exponent([(10, 1.0), (100, 31.0)]) == 1.49         # log10(31) = 1.4914
 
 
 def test_affordable_length_runs_everything_when_the_cost_is_linear():
@@ -140,3 +222,11 @@ def test_affordable_length_shortens_a_run_whose_cost_grows_quadratically():
     assert n == 20_000                                   # 0.4 s * (n / 20,000)**2 <= 1 s
     assert lt.affordable_length(probe, 10_000_000, budget_s=0.01) == 2_000
     assert lt.affordable_length(probe, 10_000_000, budget_s=1e-9) == 1
+    assert lt.affordable_length(probe, 10_000_000, budget_s=1e-12) == 1  # nothing fits: one step
+
+
+@pytest.mark.parametrize("wanted, budget_s, n", [(1000, 5e-6, 5), (1000, 2.5e-5, 20), (1000, 6e-4, 500),
+                                                 (1000, 1.0, 1000), (1000, 1.5e-7, 1), (600, 5.5e-4, 500)])
+def test_affordable_length_tries_one_two_and_five_times_each_power_of_ten(wanted, budget_s, n):
+    probe = [(1_000, 1e-3), (10_000, 1e-2)]                               # 1 microsecond a step
+    assert lt.affordable_length(probe, wanted, budget_s) == n             # never a fraction of a step

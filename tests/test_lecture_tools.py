@@ -150,6 +150,8 @@ def test_compare_speed_words_follow_the_numbers():
             lt.compare_speed(new, old)
     with pytest.raises(ValueError, match="tolerance"):
         lt.compare_speed(1.0, 2.0, tolerance=-0.1)
+    assert lt.compare_speed(1.0, 1.0, tolerance=0) == "about as fast as"     # no tolerance at all
+    assert lt.compare_speed(1.0, 1.01, tolerance=0) == "1.0 times faster than"
 
 
 def test_peak_allocation_sees_numpy_temporaries():

@@ -135,23 +135,27 @@ def test_fmt_bytes_uses_decimal_units(nbytes, text):
     assert lt.fmt_bytes(nbytes) == text
 
 
-def test_compare_speed_words_follow_the_numbers():
-    assert lt.compare_speed(1.0, 3.0) == "3.0 times faster than"
-    assert lt.compare_speed(2.0, 1.0) == "2.0 times slower than"
-    assert lt.compare_speed(1.05, 1.0) == "about as fast as"
-    assert lt.compare_speed(1.2, 1.0, tolerance=0.3) == "about as fast as"
-    # The default tolerance is 10%; its edge counts as "about as fast".
-    assert lt.compare_speed(1.0, 1.15) == "1.1 times faster than"
-    assert lt.compare_speed(1.0, 0.85) == "1.2 times slower than"
-    assert lt.compare_speed(2.0, 3.0, tolerance=0.5) == "about as fast as"
-    assert lt.compare_speed(2.0, 3.0, tolerance=0.49) == "1.5 times faster than"
+@pytest.mark.parametrize("compare, what, alike, smaller, larger", [
+    (lt.compare_speed, "times", "about as fast as", "faster than", "slower than"),
+    (lt.compare_size, "sizes", "the same as", "less than", "more than"),
+])
+def test_comparison_words_follow_the_numbers(compare, what, alike, smaller, larger):
+    assert compare(1.0, 3.0) == f"3.0 times {smaller}"
+    assert compare(2.0, 1.0) == f"2.0 times {larger}"
+    assert compare(1.05, 1.0) == alike
+    assert compare(1.2, 1.0, tolerance=0.3) == alike
+    # The default tolerance is 10%; its edge counts as alike.
+    assert compare(1.0, 1.15) == f"1.1 times {smaller}"
+    assert compare(1.0, 0.85) == f"1.2 times {larger}"
+    assert compare(2.0, 3.0, tolerance=0.5) == alike
+    assert compare(2.0, 3.0, tolerance=0.49) == f"1.5 times {smaller}"
+    assert compare(1.0, 1.0, tolerance=0) == alike                       # no tolerance at all
+    assert compare(1.0, 1.01, tolerance=0) == f"1.0 times {smaller}"
     for new, old in [(0.0, 1.0), (1.0, 0.0), (-1.0, 1.0), (1.0, -1.0)]:
-        with pytest.raises(ValueError, match="^times must be positive"):
-            lt.compare_speed(new, old)
+        with pytest.raises(ValueError, match=f"^{what} must be positive"):
+            compare(new, old)
     with pytest.raises(ValueError, match="tolerance"):
-        lt.compare_speed(1.0, 2.0, tolerance=-0.1)
-    assert lt.compare_speed(1.0, 1.0, tolerance=0) == "about as fast as"     # no tolerance at all
-    assert lt.compare_speed(1.0, 1.01, tolerance=0) == "1.0 times faster than"
+        compare(1.0, 2.0, tolerance=-0.1)
 
 
 def test_peak_allocation_sees_numpy_temporaries():
@@ -184,19 +188,6 @@ def test_timing_prints_first_call_and_best_warm_call():
     assert str(timing) == ("first call 500 ms (includes any compilation); "
                            "best of 3 warm calls 2.1 ms")
     assert lt.Timing(first=0.001, best=0.002, runs=[0.002]).compile_estimate == 0.0
-
-
-def test_compare_size_words_follow_the_numbers():
-    assert lt.compare_size(8e6, 20e6) == "2.5 times less than"
-    assert lt.compare_size(20e6, 8e6) == "2.5 times more than"
-    assert lt.compare_size(8.05e6, 8e6) == "the same as"
-    assert lt.compare_size(1.0, 1.15) == "1.1 times less than"
-    assert lt.compare_size(1.0, 0.85) == "1.2 times more than"
-    assert lt.compare_size(2.0, 3.0, tolerance=0.5) == "the same as"
-    assert lt.compare_size(2.0, 3.0, tolerance=0.49) == "1.5 times less than"
-    for new, old in [(0, 1), (1, 0), (-1, 1), (1, -1)]:
-        with pytest.raises(ValueError, match="^sizes must be positive"):
-            lt.compare_size(new, old)
 
 
 def test_growth_exponent_reads_the_slope_between_the_two_largest_sizes():

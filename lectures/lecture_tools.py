@@ -1,6 +1,6 @@
 """Small helpers shared by the lectures and the test suite.
 
-Lectures import this module for three jobs they would otherwise each repeat:
+Lectures import this module for jobs they would otherwise each repeat:
 
 * honest timing: `time_call` reports the first call (which includes JIT
   compilation) separately from the best of several warm calls, and waits for

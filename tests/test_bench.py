@@ -1,4 +1,4 @@
-"""`make bench` (scripts/bench.py), run at small sizes: it measures every implementation,
+"""`make bench` (booktools/bench.py), run at small sizes: it measures every implementation,
 agrees with itself, compares only like with like, writes its JSON and plot, and prints
 the table and crossovers."""
 import json
@@ -8,11 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "lectures"))
-import benchmarks as bm  # noqa: E402
-import lecture_tools  # noqa: E402
+import benchmarks as bm
+import lecture_tools
+from booktools.book import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +18,8 @@ def quick_bench(tmp_path_factory):
     """`make bench --quick`, run in this process (so that `make mutation` reaches it)."""
     import contextlib
     import io
-    import bench
+
+    from booktools import bench
     out = tmp_path_factory.mktemp("bench")
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -29,7 +28,7 @@ def quick_bench(tmp_path_factory):
 
 
 def test_make_bench_runs_as_a_command(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--help"],
+    result = subprocess.run([sys.executable, "-m", "booktools.bench", "--help"], cwd=ROOT / "lectures",
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--quick" in result.stdout
 

@@ -7,15 +7,13 @@ accessibility (axe-core), in light and dark mode.
 """
 import io
 import subprocess
-import sys
 
 import pytest
 from matplotlib import image as mpimg
 
-from conftest import ROOT, notebook_pages, site_config, tool, toc_files
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from browser import DESKTOP, PHONE, chromium_problem, launch, serve, wait_for_page  # noqa: E402
+from booktools.book import branches, notebook_pages, repository, toc_files
+from booktools.browser import DESKTOP, PHONE, chromium_problem, launch, serve, wait_for_page
+from booktools.layout import ROOT, tool
 
 # Every page a reader can reach: the lectures, plus search and the index.
 PAGES = toc_files() + ["search", "genindex"]
@@ -210,7 +208,7 @@ def test_search_for_vmap_finds_the_comparison_lecture(open_page):
 
 @pytest.mark.parametrize("doc", NOTEBOOK_PAGES)
 def test_launch_and_download_menus_open_on_the_urls_the_config_derives(visits, doc):
-    org, repo, branch, _ = site_config()
+    (org, repo), branch = repository(), branches()["full"]
     page = visits(doc)["page"]
     page.locator(".dropdown-launch-buttons button.dropdown-toggle").click()
     colab = page.locator("a.btn-launch-colab-button")

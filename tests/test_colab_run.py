@@ -10,15 +10,12 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from importlib.metadata import version
 
 import pytest
 
-from conftest import ROOT, notebook_pages
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from sync_environment import pinned_versions  # noqa: E402
+from booktools.book import notebook_pages
+from booktools.requirements import pinned_versions
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import sys
 
 import jax
 
-from conftest import ROOT
+from booktools.layout import ROOT
 
 
 def gpu_requirement_problem():

@@ -1,15 +1,11 @@
 """Rules every lecture source (lectures/*.md) must follow."""
 import re
 
-import sys
-
 import jupytext
 import pytest
 
-from conftest import ROOT, lectures, notebook_pages, toc_files
-
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import strip_solutions  # noqa: E402
+from booktools.book import ROOT, lectures, notebook_pages, toc_files
+from booktools.student import strip_solutions
 
 PAGES = [ROOT / f"{doc}.md" for doc in toc_files()]
 LECTURES = [ROOT / f"{doc}.md" for doc in notebook_pages()]    # pages that are notebooks

@@ -5,10 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "lectures"))
-import lecture_tools as lt  # noqa: E402
+import lecture_tools as lt
 
 
 def test_time_call_reports_the_first_call_separately_from_the_best_warm_call():

@@ -1,11 +1,8 @@
-"""`make mutation`'s verdict (scripts/mutation_report.py): a surviving mutant must be explained,
+"""`make mutation`'s verdict (booktools/mutation_report.py): a surviving mutant must be explained,
 and at most 10% may survive."""
-import sys
 
-from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import mutation_report as mr  # noqa: E402
+from booktools import mutation_report as mr
 
 
 def statuses(killed, **others):

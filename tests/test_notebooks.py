@@ -7,7 +7,9 @@ from urllib.parse import parse_qs, urlparse
 import jupytext
 import nbformat
 import pytest
-from conftest import ROOT, notebook_pages, parse_page, site_config
+
+from booktools.book import ROOT, branches, notebook_pages, repository, site_url
+from booktools.layout import STUDENT, parse_page
 
 DOCS = notebook_pages()   # pages with launch buttons and a generated notebook
 MYST_SYNTAX = ["```{", "{doc}`", "{ref}`", "{glue", "{code-cell}", ":tags:", ":class:", "{include}",
@@ -29,20 +31,16 @@ def notebook(built_notebooks, doc):
 def edition(request, built_html, built_notebooks):
     """(site, notebooks, branch the launch buttons open) of the full edition and of the
     student edition (`make student`), each checked against its own notebooks."""
-    _, _, branch, _ = site_config()
     if request.param == "full":
-        return built_html, built_notebooks, branch
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from make_student import STUDENT_BRANCH
-    student = ROOT / "_build" / "student"
-    if not (student / "html" / "index.html").exists():
-        pytest.fail(f"no student edition in {student}: run `make student` first (`make test` does)")
-    return student / "html", student / "notebooks", STUDENT_BRANCH
+        return built_html, built_notebooks, branches()["full"]
+    if not (STUDENT / "html" / "index.html").exists():
+        pytest.fail(f"no student edition in {STUDENT}: run `make student` first (`make test` does)")
+    return STUDENT / "html", STUDENT / "notebooks", branches()["student"]
 
 
 @pytest.mark.parametrize("doc", DOCS)
 def test_colab_button_opens_the_generated_notebook_on_its_editions_branch(edition, doc):
-    org, repo, _, _ = site_config()
+    org, repo = repository()
     html, notebooks, branch = edition
     url = launch_url(html, doc, "colab")
     assert (url.scheme, url.netloc) == ("https", "colab.research.google.com")
@@ -56,7 +54,7 @@ def test_colab_button_opens_the_generated_notebook_on_its_editions_branch(editio
 
 @pytest.mark.parametrize("doc", DOCS)
 def test_binder_button_opens_the_same_notebook_in_jupyterlab(edition, doc):
-    org, repo, _, _ = site_config()
+    org, repo = repository()
     html, notebooks, branch = edition
     url = launch_url(html, doc, "binder")
     assert (url.scheme, url.netloc, url.path) == ("https", "mybinder.org", f"/v2/gh/{org}/{repo}/{branch}")
@@ -110,7 +108,7 @@ def test_generated_notebook_keeps_every_visible_cell_and_drops_the_hidden_checks
 
 @pytest.mark.parametrize("doc", DOCS)
 def test_links_between_lectures_point_to_pages_of_the_published_site(built_html, built_notebooks, doc):
-    *_, site = site_config()
+    site = site_url(f"https://github.com/{'/'.join(repository())}")
     text = "\n".join(c.source for c in notebook(built_notebooks, doc).cells if c.cell_type == "markdown")
     targets = re.findall(r"\]\(([^)\s]+)\)", text)
     for target in targets:
@@ -141,7 +139,8 @@ def test_setup_cell_installs_nothing_where_everything_is_installed(built_noteboo
             if c.cell_type == "code"]
     setup = code[0].source
     # Make any pip call fail loudly: in this environment the cell must not need pip at all.
-    guard = "import subprocess\ndef _no_pip(*a, **k): raise AssertionError('pip was called')\nsubprocess.run = _no_pip\n"
+    guard = ("import subprocess\ndef _no_pip(*a, **k): raise AssertionError('pip was called')\n"
+             "subprocess.run = _no_pip\n")
     result = subprocess.run([sys.executable, "-c", guard + setup], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "installed:" not in result.stdout

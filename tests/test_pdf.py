@@ -4,10 +4,10 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, lectures, parse_page, toc_files
 from pypdf import PdfReader
 
-PDF = ROOT / "_build" / "latex" / "book.pdf"
+from booktools.book import ROOT, lectures, toc_files
+from booktools.layout import PDF, parse_page
 
 
 @pytest.fixture(scope="module")

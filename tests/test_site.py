@@ -4,7 +4,8 @@ import re
 import pytest
 from matplotlib import image as mpimg
 
-from conftest import ROOT, parse_page, toc_files
+from booktools.book import ROOT, toc_files
+from booktools.layout import parse_page
 
 LECTURE_PAGES = [f for f in toc_files()]
 

@@ -12,10 +12,9 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from booktools.book import CONFIG_ASSETS, ROOT
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from book import CONFIG_ASSETS  # noqa: E402
+pytestmark = pytest.mark.slow   # each test builds a book: `make check` leaves them to `make test`
 
 HEADER = """---
 jupytext:
@@ -96,8 +95,7 @@ def test_broken_cross_reference_fails_the_build(tmp_path):
 
 def test_failing_cell_fails_the_test_suite_naming_lecture_and_cell(tmp_path):
     book = make_book(tmp_path, cell="result = 1 / 0  # the broken cell")
-    for name in ("conftest.py", "pytest.ini"):
-        shutil.copy(ROOT / name, book / name)
+    shutil.copy(ROOT / "pytest.ini", book / "pytest.ini")
     result = subprocess.run([sys.executable, "-m", "pytest", "lectures/fixture.md", "-p", "no:cacheprovider"],
                             cwd=book, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr

@@ -1,4 +1,5 @@
-"""The student edition (`make student`): every exercise, and nothing of any solution.
+"""The student edition (`make student`): every exercise, nothing of any solution, and the
+outputs of the full edition's run (the student build executes nothing).
 
 A solution's "fingerprints" are the lines of its code, text and output that appear
 nowhere else in its lecture. The tests look for them in every file of the student
@@ -7,27 +8,22 @@ same fingerprints are found in the full edition, so that a check which finds not
 cannot pass by looking for the wrong thing.
 """
 import re
-import sys
 
 import jupytext
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
-from conftest import HTML, ROOT, lectures, parse_page
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+from myst_nb.core.read import read_myst_markdown_notebook
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import PLACEHOLDER, PLACEHOLDER_CODE, SolutionFormatError, strip_solutions  # noqa: E402
+from booktools import student as edition
+from booktools.book import ROOT, lectures, notebook_pages
+from booktools.layout import HTML, STUDENT_BOOK, parse_page
+from booktools.student import PLACEHOLDER, PLACEHOLDER_CODE, SolutionFormatError, strip_solutions
 
-STUDENT = ROOT / "_build" / "student"
 LECTURES = lectures()
 SOLUTION = re.compile(r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n", re.S | re.M)
-
-
-@pytest.fixture(scope="module")
-def student():
-    if not (STUDENT / "html" / "index.html").exists() or not (STUDENT / "notebooks").is_dir():
-        pytest.fail(f"no student edition in {STUDENT}: run `make student` first (`make test` does)")
-    return STUDENT
 
 
 def source(doc):
@@ -142,3 +138,93 @@ def test_student_lecture_source_parses_as_a_notebook_with_no_solution_directive_
     assert "solution-start" not in text and "solution-end" not in text
     nb = jupytext.reads(text, fmt="md:myst")
     assert sum(c.source == PLACEHOLDER_CODE for c in nb.cells) == len(solutions(doc))
+
+
+def outputs_outside_solutions(page):
+    for box in page.select("div.solution"):
+        box.decompose()
+    return [" ".join(o.get_text(" ").split()) for o in page.select("div.cell_output")]
+
+
+@pytest.mark.parametrize("doc", notebook_pages())
+def test_student_pages_show_the_outputs_of_the_full_editions_run(student, doc):
+    """Timings differ on every run: the same figures on both editions mean one run, reused."""
+    full = outputs_outside_solutions(parse_page(HTML, doc))
+    assert outputs_outside_solutions(parse_page(student / "html", doc)) == full
+    if doc in LECTURES:
+        assert len(full) >= 3
+
+
+def test_student_build_executed_no_page(student):
+    assert edition.executed_pages(STUDENT_BOOK) == []
+    records = get_cache(str(STUDENT_BOOK / edition.CACHE)).list_cache_records()
+    assert len(records) == len(notebook_pages())
+
+
+FULL = """---
+kernelspec: {name: python3, display_name: Python 3, language: python}
+---
+# Page
+
+```{code-cell} ipython3
+x = 2
+```
+
+```{solution-start} ex
+:class: dropdown
+```
+
+```{code-cell} ipython3
+y = x * 21
+```
+
+```{solution-end}
+```
+
+```{code-cell} ipython3
+:tags: [remove-cell]
+assert y == 42
+```
+
+```{code-cell} ipython3
+print(x + 1)
+```
+"""
+
+
+def cache_with_run(path, text, outputs):
+    """A Jupyter Cache at `path` holding `text` as if executed, with the given outputs per code cell."""
+    nb = read_myst_markdown_notebook(text)
+    for cell, out in zip([c for c in nb.cells if c.cell_type == "code"], outputs):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=out)] if out else []
+    cache = get_cache(str(path))
+    cache.cache_notebook_bundle(CacheBundleIn(nb, "full.md"), check_validity=False)
+    return cache
+
+
+def test_student_notebook_takes_each_kept_cells_output_from_the_full_run(tmp_path):
+    cache = cache_with_run(tmp_path / "full", FULL, ["", "", "", "3\n"])
+    text, _ = strip_solutions(FULL)
+    nb = edition.with_full_outputs(text, FULL, cache)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.source for c in code] == ["x = 2", PLACEHOLDER_CODE, "print(x + 1)"]
+    assert [[o.text for o in c.outputs] for c in code] == [[], [], ["3\n"]]
+
+
+def test_student_outputs_refuse_a_page_the_full_run_does_not_account_for(tmp_path):
+    cache = cache_with_run(tmp_path / "full", FULL, ["", "", "", "3\n"])
+    text, _ = strip_solutions(FULL)
+    with pytest.raises(edition.MissingOutputsError, match="run `make html` first"):
+        edition.with_full_outputs(text, FULL.replace("x = 2", "x = 3"), cache, "page")
+    with pytest.raises(edition.MissingOutputsError, match="no cell of the full page"):
+        edition.with_full_outputs(text.replace("print(x + 1)", "print(x + 2)"), FULL, cache, "page")
+
+
+def test_verify_fails_when_the_student_build_executed_a_page(tmp_path, capsys):
+    cache = get_cache(str(tmp_path / edition.CACHE))
+    assert edition.verify(tmp_path) == 0
+    page = tmp_path / "page.ipynb"
+    nbformat.write(read_myst_markdown_notebook(FULL), page)
+    cache.add_nb_to_project(str(page))          # what myst-nb records when it executes a page
+    assert edition.verify(tmp_path) == 1
+    assert "page.ipynb" in capsys.readouterr().err

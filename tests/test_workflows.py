@@ -1,12 +1,12 @@
 """The GitHub workflows: valid, pinned, least privilege, and clean under zizmor."""
 import re
-import sys
 import subprocess
 
 import pytest
 import yaml
 
-from conftest import ROOT, site_config, tool
+from booktools.book import ROOT, branches, repository
+from booktools.layout import tool
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
@@ -69,11 +69,8 @@ def test_gpu_job_never_runs_for_pull_requests_and_requires_the_gpu():
 
 
 def test_publishing_pushes_the_branches_both_editions_launch_from():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from make_student import STUDENT_BRANCH
-    _, _, branch, _ = site_config()
     publish = (ROOT / ".github" / "workflows" / "publish.yml").read_text()
-    assert f"for branch in {branch} {STUDENT_BRANCH}; do" in publish
+    assert f"for branch in {branches()['full']} {branches()['student']}; do" in publish
     assert "make html pdf student" in publish and "cp -r _build/student/html _build/html/student" in publish
 
 
@@ -82,14 +79,14 @@ def publish_step(job, name_start):
     return next(s for s in steps if s.get("name", "").startswith(name_start))
 
 
-@pytest.mark.parametrize("repository, ok", [("{org}/{repo}", True), ("a-fork/lectures", False)])
-def test_publishing_stops_unless_the_config_names_the_repository_it_pushes_to(tmp_path, repository, ok):
-    org, repo, _, _ = site_config()
+@pytest.mark.parametrize("pushed_to, ok", [("{org}/{repo}", True), ("a-fork/lectures", False)])
+def test_publishing_stops_unless_the_config_names_the_repository_it_pushes_to(tmp_path, pushed_to, ok):
+    org, repo = repository()
     guard = publish_step("build", "Check that _config.yml names this repository")
     assert guard["env"]["REPOSITORY"] == "${{ github.repository }}"
     (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
     result = subprocess.run(["bash", "-c", guard["run"]], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "REPOSITORY": repository.format(org=org, repo=repo)})
+                            env={"PATH": "/usr/bin:/bin", "REPOSITORY": pushed_to.format(org=org, repo=repo)})
     assert (result.returncode == 0) == ok, result.stdout + result.stderr
     if not ok:
         assert f"names {org}/{repo}" in result.stdout and "a-fork/lectures" in result.stdout

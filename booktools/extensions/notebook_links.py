@@ -5,7 +5,9 @@ Every URL is derived from two settings in _config.yml:
 * `repository.url` (https://github.com/ORG/REPO): the site is published at
   https://ORG.github.io/REPO/ and the notebooks in the same repository;
 * `sphinx.config.notebooks_branch`: the branch where CI publishes the output of
-  `make notebooks` (lectures/<name>.ipynb and a Binder environment).
+  `make notebooks` (lectures/<name>.ipynb and a Binder environment);
+  `student_notebooks_branch` is the student edition's (booktools/student.py makes it
+  that edition's `notebooks_branch`).
 
 On each lecture page this adds a launch menu (Colab, Binder/JupyterLab) and a
 `.ipynb` entry in the download menu (the `.md` source is there already). The
@@ -19,6 +21,8 @@ from pathlib import Path
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
+from booktools import book
+
 logger = logging.getLogger(__name__)
 
 COLAB = "https://colab.research.google.com"
@@ -29,16 +33,15 @@ NOTEBOOKS_IN_SITE = "_notebooks"                  # where the site serves them f
 
 def repo_parts(repository_url):
     """('ORG', 'REPO') from https://github.com/ORG/REPO."""
-    prefix = "https://github.com/"
-    parts = repository_url.rstrip("/").removeprefix(prefix).split("/")
-    if not repository_url.startswith(prefix) or len(parts) != 2 or not all(parts):
-        raise ConfigError(f"repository.url must be https://github.com/ORG/REPO, got {repository_url!r}")
-    return parts[0], parts[1]
+    try:
+        return book.repo_parts(repository_url)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def site_url(repository_url):
-    org, repo = repo_parts(repository_url)
-    return f"https://{org.lower()}.github.io/{repo}/"
+    repo_parts(repository_url)
+    return book.site_url(repository_url)
 
 
 def launch_urls(repository_url, branch, docname):
@@ -97,6 +100,7 @@ def copy_notebooks_into_site(app, exception):
 
 def setup(app):
     app.add_config_value("notebooks_branch", "notebooks", "html")
+    app.add_config_value("student_notebooks_branch", "student-notebooks", "html")
     app.connect("config-inited", configure_notebook_links)
     app.connect("html-page-context", add_buttons, priority=600)   # after the theme's buttons
     app.connect("build-finished", copy_notebooks_into_site)

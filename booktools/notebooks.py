@@ -1,6 +1,6 @@
 """Finish the notebooks that sphinx-tojupyter wrote, for readers in Colab, Binder or Jupyter.
 
-    python scripts/make_notebooks.py [BUILD_DIR]     # `make notebooks` runs this
+    python -m booktools.notebooks [BUILD_DIR]     # `make notebooks` runs this
 
 Reads BUILD_DIR/jupyter/lectures/*.ipynb (MyST already rendered as plain Jupyter
 markdown, hidden test cells already dropped) and writes BUILD_DIR/notebooks/, the
@@ -25,13 +25,10 @@ import sys
 from pathlib import Path
 
 import nbformat
-import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "_ext")]
-from book import notebook_pages  # noqa: E402
-from notebook_links import site_url  # noqa: E402
-from sync_environment import pinned_versions  # noqa: E402
+from booktools.book import ROOT, notebook_pages, page_url
+from booktools.layout import BUILD
+from booktools.requirements import pinned_versions, python_version
 
 # What the lectures import, by import name -> distribution name in requirements.txt.
 RUNTIME_PACKAGES = {
@@ -39,7 +36,6 @@ RUNTIME_PACKAGES = {
     "matplotlib": "matplotlib", "quantecon": "quantecon", "threadpoolctl": "threadpoolctl",
     "psutil": "psutil",
 }
-PYTHON = "3.11"
 
 SETUP_TEMPLATE = '''\
 # Setup: install the packages this lecture needs that this Python lacks, pinned to the
@@ -106,11 +102,6 @@ def helpers_needed(nb):
     if "benchmarks" in needed and "lecture_tools" not in needed:
         needed.insert(0, "lecture_tools")
     return needed
-
-
-def page_url(docname):
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    return f"{site_url(config['repository']['url'])}{docname}.html"
 
 
 def provenance(docname, title):
@@ -190,11 +181,11 @@ def main(build_dir):
     for module in HELPERS:
         shutil.copy(ROOT / "lectures" / f"{module}.py", out / "lectures" / f"{module}.py")
     (out / "requirements.txt").write_text(binder_requirements())
-    (out / "runtime.txt").write_text(f"python-{PYTHON}\n")
+    (out / "runtime.txt").write_text(f"python-{python_version()}\n")
     (out / "README.md").write_text(README)
     print(f"wrote {len(sources)} notebooks to {out / 'lectures'}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else ROOT / "_build"))
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else BUILD))

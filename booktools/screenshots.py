@@ -1,6 +1,6 @@
 """Screenshots of every page for review: desktop (light and dark) and phone.
 
-    python scripts/screenshots.py [SITE_DIR] [OUT_DIR]    # `make screenshots` runs this
+    python -m booktools.screenshots [SITE_DIR] [OUT_DIR]    # `make screenshots` runs this
 
 Writes OUT_DIR/<page>-desktop-light.png, -desktop-dark.png and -phone.png (full pages).
 """
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser import DESKTOP, PHONE, launch, serve, wait_for_page  # noqa: E402
+from booktools.browser import DESKTOP, PHONE, launch, serve, wait_for_page
+from booktools.layout import BUILD, HTML
 
 VARIANTS = {"desktop-light": (DESKTOP, "light"), "desktop-dark": (DESKTOP, "dark"),
             "phone": (PHONE, "light")}
@@ -39,4 +39,4 @@ def main(site_dir, out_dir):
 
 
 if __name__ == "__main__":
-    sys.exit(main(*(sys.argv[1:] or ["_build/html", "_build/screenshots"])))
+    sys.exit(main(*(sys.argv[1:] or [HTML, BUILD / "screenshots"])))

@@ -1,7 +1,7 @@
 """Serve the built site locally and drive Debian's Chromium over it (Playwright).
 
 Shared by the browser tests (tests/test_browser.py) and `make screenshots`
-(scripts/screenshots.py). Never downloads a browser: it uses /usr/bin/chromium,
+(booktools/screenshots.py). Never downloads a browser: it uses /usr/bin/chromium,
 which `make chromium` installs with apt-get.
 """
 import contextlib

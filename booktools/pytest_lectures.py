@@ -1,4 +1,5 @@
-"""Collect every lecture as a notebook test, straight from its MyST markdown.
+"""A pytest plugin (pytest.ini loads it: `-p booktools.pytest_lectures`) that collects
+every lecture as a notebook test, straight from its MyST markdown.
 
 nbval only collects .ipynb files. This hook hands nbval each `lectures/*.md`
 that has a jupytext header, converted in memory with jupytext, so a new lecture

@@ -1,6 +1,6 @@
 """`make bench`: how each implementation's cost grows, read against reference kernels.
 
-    python scripts/bench.py [--quick] [--out DIR]
+    cd lectures && python -m booktools.bench [--quick] [--out DIR]    # `make bench`
 
 Runs every implementation in lectures/benchmarks.py over a range of sizes (max of f:
 10 to 4000 points per side; logistic map: 10^4 to 10^8 steps; JAX's scan only as far
@@ -8,20 +8,21 @@ as a probe says one call fits in a few seconds), best of 7 warm calls, and write
 DIR/bench.json (machine, reference kernels, every measurement with its dtype and
 device) and DIR/scaling.png, then prints a summary table and the crossover points,
 each between implementations of the same precision. --quick: small sizes, for tests.
+
+It runs from lectures/, where `python -m` finds the lecture helpers it imports
+(benchmarks, lecture_tools), as a notebook beside them does.
 """
 import argparse
 import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "lectures"))
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 
-import benchmarks as bm  # noqa: E402
+import benchmarks as bm  # noqa: E402  (a lecture helper: run from lectures/)
+from booktools.layout import BUILD  # noqa: E402
 from lecture_tools import growth_exponent  # noqa: E402
 
 FULL = {"max_sizes": [10, 30, 100, 300, 1000, 2000, 4000],
@@ -32,7 +33,7 @@ QUICK = {"max_sizes": [10, 100, 300], "logistic_lengths": [10**4, 10**5], "repea
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only (for tests)")
-    parser.add_argument("--out", default=str(ROOT / "_build" / "bench"))
+    parser.add_argument("--out", default=str(BUILD / "bench"))
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     out = Path(args.out)

@@ -4,44 +4,29 @@
 * requirements-gpu.txt: the CUDA overlay, installed on top of requirements.txt by
   `make test-gpu` and the GPU workflow: the CUDA 12 build of the pinned JAX.
 
-    python scripts/sync_environment.py          # rewrite both
-    python scripts/sync_environment.py --check  # exit 1 if either is out of date
+    python -m booktools.environment          # rewrite both (`make environment.yml`)
+    python -m booktools.environment --check  # exit 1 if either is out of date
 """
 import sys
 from pathlib import Path
 
+from booktools.requirements import python_version, read_pins
+
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = ROOT / "requirements.txt"
 ENVIRONMENT = ROOT / "environment.yml"
 GPU_OVERLAY = ROOT / "requirements-gpu.txt"
-PYTHON = "3.11"
 CUDA = "cuda12"   # JAX's CUDA 12 wheels run with NVIDIA drivers >= 525
 
 
-def read_pins(path=REQUIREMENTS):
-    """Return the requirement lines of `path`, without comments or blank lines."""
-    pins = []
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            pins.append(line)
-    return pins
-
-
-def pinned_versions(path=REQUIREMENTS):
-    """{distribution name: pinned version} from `path`."""
-    return dict(pin.split("==") for pin in read_pins(path))
-
-
-def render_environment(pins):
+def render_environment(pins, python):
     lines = [
-        "# GENERATED from requirements.txt by scripts/sync_environment.py: do not edit.",
+        "# GENERATED from requirements.txt by `python -m booktools.environment`: do not edit.",
         "# Used by Binder and by conda users: conda env create -f environment.yml",
         "name: numpy-numba-jax",
         "channels:",
         "  - conda-forge",
         "dependencies:",
-        f"  - python={PYTHON}",
+        f"  - python={python}",
         "  - pip",
         "  - pip:",
     ]
@@ -52,7 +37,7 @@ def render_environment(pins):
 def render_gpu_overlay(pins):
     jax = dict(pin.split("==") for pin in pins)["jax"]
     return "\n".join([
-        "# GENERATED from requirements.txt by scripts/sync_environment.py: do not edit.",
+        "# GENERATED from requirements.txt by `python -m booktools.environment`: do not edit.",
         "# CUDA overlay for `make test-gpu` and .github/workflows/gpu.yml, installed on top",
         f"# of requirements.txt: the {CUDA} build of the pinned JAX (NVIDIA driver >= 525).",
         f"jax[{CUDA}]=={jax}",
@@ -63,7 +48,7 @@ def render_gpu_overlay(pins):
 
 def main(argv):
     pins = read_pins()
-    wanted = {ENVIRONMENT: render_environment(pins), GPU_OVERLAY: render_gpu_overlay(pins)}
+    wanted = {ENVIRONMENT: render_environment(pins, python_version()), GPU_OVERLAY: render_gpu_overlay(pins)}
     if "--check" in argv:
         stale = [p.name for p, text in wanted.items() if not p.exists() or p.read_text() != text]
         if stale:

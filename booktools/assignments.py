@@ -1,10 +1,10 @@
 """Package each lecture of the student edition as an assignment for a course platform.
 
-    python scripts/make_assignments.py STUDENT_NOTEBOOKS OUT   # `make assignments` runs this
+    python -m booktools.assignments [STUDENT_NOTEBOOKS OUT]   # `make assignments` runs this
 
 For every lecture (the "Lectures" part of _toc.yml), reads the student notebook
-STUDENT_NOTEBOOKS/lectures/<name>.ipynb (written by `make student`: no solutions, an
-empty cell after each exercise) and writes OUT/<name>.zip holding
+STUDENT_NOTEBOOKS/lectures/<name>.ipynb (default _build/student/notebooks, written by `make student`: no solutions, an
+empty cell after each exercise) and writes OUT/<name>.zip (default _build/assignments) holding
 
     <name>/<name>.ipynb   the student notebook (it installs what it needs and writes
                           the helper modules it imports, so it runs on its own)
@@ -20,11 +20,9 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from book import lectures  # noqa: E402
-from make_notebooks import page_url  # noqa: E402
-from make_student import PLACEHOLDER_CODE  # noqa: E402
+from booktools.book import lectures, page_url
+from booktools.layout import ASSIGNMENTS, STUDENT
+from booktools.student import PLACEHOLDER_CODE
 
 EXERCISE_HEADING = re.compile(r"^### (Exercise [\d.]+)\s*$", re.M)
 
@@ -108,7 +106,7 @@ def write_zip(path, members):
             archive.writestr(info, data)
 
 
-def main(student_notebooks, out):
+def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS):
     student_notebooks, out = Path(student_notebooks), Path(out)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -128,6 +126,6 @@ def main(student_notebooks, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (1, 3):
         sys.exit(__doc__)
     sys.exit(main(*sys.argv[1:]))

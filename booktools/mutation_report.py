@@ -1,6 +1,6 @@
 """`make mutation`'s report: how many planted bugs (mutants) the tests killed, and which lived.
 
-    python scripts/mutation_report.py [OUT_DIR]      # after `mutmut run`
+    python -m booktools.mutation_report [OUT_DIR]      # after `mutmut run`
 
 Reads mutmut's results, writes OUT_DIR/report.txt (counts per file, the survival rate,
 every surviving mutant with its reason if it has one) and prints it. Fails (exit 1) when a
@@ -13,7 +13,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from booktools.layout import BUILD, ROOT
+
 EXPLAINED = ROOT / "tests" / "mutation-survivors.md"
 MAX_SURVIVAL = 0.10
 # Statuses of a mutant the tests let through; "segfault" and "timeout" mean the tests
@@ -66,7 +67,7 @@ def report(statuses, reasons):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0]) if argv else ROOT / "_build" / "mutation"
+    out = Path(argv[0]) if argv else BUILD / "mutation"
     lines, ok = report(results(), explained())
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

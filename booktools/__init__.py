@@ -1,0 +1,23 @@
+"""The site's tooling: everything that builds, packages and checks the book, in one package.
+
+`make venv` installs it (editable) into .venv; the Makefile runs its modules with
+`python -m booktools.<module>`, Sphinx loads its extensions by module path (_config.yml),
+and the tests import it like any other package.
+
+    book          the one reader of _config.yml and _toc.yml: pages, lectures, URLs, branches
+    requirements  the one reader of requirements.txt: pins and the Python version
+    layout        where the builds put things under _build/
+    environment   writes environment.yml and requirements-gpu.txt from requirements.txt
+    notebooks     finishes the Colab/Binder notebooks (setup cells, helper modules)
+    student       the student edition: solutions removed, outputs reused, not re-executed
+    assignments   one zip per lecture for a course platform
+    browser       serves the built site and drives Chromium (tests, screenshots)
+    screenshots   desktop and phone screenshots of every page
+    bench         `make bench`: the benchmark sweep over lectures/benchmarks.py
+    mutation_report  `make mutation`'s verdict
+    pytest_lectures  the pytest plugin that runs every lecture, cell by cell, under nbval
+    extensions/   the Sphinx extensions named in _config.yml
+
+The lecture helpers (lectures/lecture_tools.py, lectures/benchmarks.py) are not here: they
+sit beside the lectures, and the notebooks carry them.
+"""

@@ -1,0 +1,31 @@
+"""Where the builds put things (all under _build/), and how the tests read a built page.
+
+The Makefile names the same folders (its variables say which); tests/test_config.py
+checks that the two agree.
+"""
+import shutil
+import sys
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+HTML = BUILD / "html"                         # make html
+NOTEBOOKS = BUILD / "notebooks"               # make notebooks: what the notebooks branch holds
+EXECUTED = "jupyter_execute"                  # myst-nb's executed notebooks, under a book's _build
+STUDENT_BOOK = BUILD / "student-book"         # make student: the student edition's sources
+STUDENT = BUILD / "student"                   # ... and its site (html/) and notebooks (notebooks/)
+ASSIGNMENTS = BUILD / "assignments"           # make assignments: one zip per lecture
+PDF = BUILD / "latex" / "book.pdf"            # make pdf
+
+
+def parse_page(built_html, doc):
+    """The built page for document `doc` (e.g. 'lectures/numpy'), parsed."""
+    return BeautifulSoup((Path(built_html) / f"{doc}.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def tool(name):
+    """A command-line tool installed beside this Python (.venv/bin), else on PATH."""
+    path = Path(sys.executable).parent / name
+    return str(path) if path.exists() else shutil.which(name)

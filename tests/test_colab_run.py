@@ -1,20 +1,28 @@
-"""A Colab-like run: each generated notebook, alone, in a fresh Python that has only what
-Colab ships (NumPy, Numba, JAX, Matplotlib and the Jupyter kernel), runs top to bottom.
+"""A Colab-like run: each notebook a student receives, alone, in a fresh Python that has
+only what Colab ships (NumPy, Numba, JAX, Matplotlib and the Jupyter kernel), runs top to
+bottom.
 
-Its setup cell must bring in the rest (quantecon, threadpoolctl), and its helper cell
-the `lecture_tools` module, without touching the NumPy, Numba and JAX already there.
-This is the slow part of the suite: it builds a virtual environment (about a minute)
-and runs every lecture once more.
+For a lecture that is its assignment (`make assignments`: the student notebook, unzipped
+into an empty folder, exercises unanswered); for the other notebook pages, the published
+notebook. Its setup cell must bring in the rest (quantecon, threadpoolctl), and its
+helper cells the `lecture_tools` module, without touching the NumPy, Numba and JAX
+already there. The full edition's notebooks carry the same setup cells
+(tests/test_notebooks.py checks), and their code runs under nbval; running the student
+edition here is that edition's one execution.
 """
 import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from importlib.metadata import version
+from pathlib import Path
 
+import nbformat
 import pytest
 
-from booktools.book import notebook_pages
+from booktools.book import lectures, notebook_pages
+from booktools.layout import ASSIGNMENTS
 from booktools.requirements import pinned_versions
 
 pytestmark = pytest.mark.slow
@@ -30,6 +38,7 @@ path = sys.argv[1]
 nb = nbformat.read(path, as_version=4)
 start = time.perf_counter()
 NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": "."}}).execute()
+nbformat.write(nb, "executed.ipynb")
 print(f"{time.perf_counter() - start:.1f}")
 """
 
@@ -58,15 +67,34 @@ def colab(tmp_path_factory):
     return {"python": python, "before": before, "times": {}}
 
 
+def notebook_as_received(built_notebooks, doc, folder):
+    """The notebook a student gets for `doc`, alone in `folder`: the assignment's, unzipped,
+    for a lecture; the published one for another page. Returns its path."""
+    name = Path(doc).name
+    if doc in lectures():
+        with zipfile.ZipFile(ASSIGNMENTS / f"{name}.zip") as archive:
+            archive.extractall(folder)
+        return folder / name / f"{name}.ipynb"
+    shutil.copy(built_notebooks / f"{doc}.ipynb", folder / f"{name}.ipynb")
+    return folder / f"{name}.ipynb"
+
+
 @pytest.mark.parametrize("doc", notebook_pages())
 def test_notebook_runs_top_to_bottom_alone_in_a_colab_like_python(colab, built_notebooks, tmp_path, doc):
-    name = doc.split("/")[-1]
-    shutil.copy(built_notebooks / f"{doc}.ipynb", tmp_path / f"{name}.ipynb")   # alone: no helper beside it
-    result = subprocess.run([colab["python"], "-c", RUN_NOTEBOOK, f"{name}.ipynb"], cwd=tmp_path,
+    path = notebook_as_received(built_notebooks, doc, tmp_path)
+    assert not (path.parent / "lecture_tools.py").exists()
+    result = subprocess.run([colab["python"], "-c", RUN_NOTEBOOK, path.name], cwd=path.parent,
                             capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, f"{doc} failed in the Colab-like run:\n{result.stderr[-4000:]}"
     colab["times"][doc] = float(result.stdout.split()[-1])
     print(f"{doc}: {colab['times'][doc]:.1f} s")
+    code = [c for c in nbformat.read(path.parent / "executed.ipynb", as_version=4).cells
+            if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), f"{doc}: a cell did not run"
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    if "import lecture_tools" in "".join(c.source for c in code):
+        # It ran standalone: the helper module came out of the notebook, next to it.
+        assert (path.parent / "lecture_tools.py").exists()
 
 
 def test_setup_cells_installed_the_rest_and_left_numpy_numba_jax_alone(colab):

@@ -8,7 +8,7 @@ import jupytext
 import nbformat
 import pytest
 
-from booktools.book import ROOT, branches, notebook_pages, repository, site_url
+from booktools.book import ROOT, branches, lectures, notebook_pages, repository, site_url
 from booktools.layout import STUDENT, parse_page
 
 DOCS = notebook_pages()   # pages with launch buttons and a generated notebook
@@ -156,3 +156,13 @@ def test_binder_environment_pins_what_the_notebooks_import(built_notebooks):
     for module in ("lecture_tools", "benchmarks"):
         assert (built_notebooks / "lectures" / f"{module}.py").read_text() == \
             (ROOT / "lectures" / f"{module}.py").read_text()
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_both_editions_notebooks_carry_the_same_setup_cells(built_notebooks, student, doc):
+    """The Colab-like run executes the student edition's notebooks; the full edition's start
+    with the very same setup (install and helper-module) cells."""
+    def setup(nb):
+        return [c.source for c in nb.cells if "setup" in c.metadata.get("tags", [])]
+    full = setup(notebook(built_notebooks, doc))
+    assert len(full) >= 2 and full == setup(nbformat.read(student / "notebooks" / f"{doc}.ipynb", as_version=4))

@@ -1,0 +1,102 @@
+"""The machinery's own rules: each fact in one place (copies only where a format forces
+them, checked here), and imports any reader or tool can follow."""
+import ast
+import re
+
+import pytest
+import yaml
+
+from booktools import layout
+from booktools.book import ROOT, config
+from booktools.requirements import python_version
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+# Every Python file of the site's own (not the venv's, not build output).
+PYTHON_FILES = sorted(p for folder in ("booktools", "tests", "lectures") for p in (ROOT / folder).rglob("*.py")
+                      if "__pycache__" not in p.parts)
+SOURCES = [p for p in PYTHON_FILES if p.name != "test_config.py"]   # this file names what it forbids
+
+
+def test_workflows_set_up_the_python_the_pins_are_for():
+    """YAML cannot read requirements.txt: each fixed `python-version` must repeat its version."""
+    found = 0
+    for path in WORKFLOWS:
+        for version in re.findall(r"python-version: \"?([\d.]+)\"?", path.read_text()):
+            assert version == python_version(), (
+                f"{path.name} sets up Python {version}; the pins are for {python_version()}")
+            found += 1
+    assert found >= 3
+
+
+def test_makefile_names_the_build_folders_booktools_layout_names():
+    makefile = (ROOT / "Makefile").read_text()
+    variables = dict(re.findall(r"^(\w+) := (\S+)$", makefile, re.M))
+    for name in ("STUDENT_BOOK", "STUDENT", "ASSIGNMENTS"):
+        assert ROOT / variables[name] == getattr(layout, name), f"Makefile's {name} is not booktools.layout's"
+
+
+def test_sphinx_loads_our_extensions_from_the_package_by_module_path():
+    extensions = config()["sphinx"]["extra_extensions"]
+    ours = [e for e in extensions if e.startswith("booktools.")]
+    assert len(ours) == 3 and "local_extensions" not in config()["sphinx"]
+    for name in ours:
+        assert (ROOT / (name.replace(".", "/") + ".py")).is_file()
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_file_edits_sys_path_or_imports_from_conftest(path):
+    text = path.read_text(encoding="utf-8")
+    assert "sys.path" not in text, f"{path.name}: import through the package, not by editing sys.path"
+    assert not re.search(r"^\s*(from|import) conftest\b", text, re.M), f"{path.name} imports from conftest"
+
+
+# Imports a reader cannot see. The one allowed: under `make mutation`, tests/conftest.py hands
+# the tests mutmut's copies of the lecture helpers (lectures.lecture_tools), which the plain
+# imports `import lecture_tools` then get; without it the tests would test the unmutated code.
+HIDDEN_IMPORTS = re.compile(r"import_module|__import__|runpy|spec_from_file_location|SourceFileLoader")
+HIDDEN_ALLOWED = {"tests/conftest.py"}
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_import_is_an_import_statement(path):
+    if str(path.relative_to(ROOT)) not in HIDDEN_ALLOWED:
+        assert not HIDDEN_IMPORTS.search(path.read_text(encoding="utf-8")), f"{path.name}: a hidden import"
+
+
+def imports(path):
+    """The modules a file imports (absolute names; `from booktools import x` gives booktools.x)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def booktools_modules():
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts): p
+            for p in (ROOT / "booktools").rglob("*.py") if p.name != "__init__.py"}
+
+
+def test_import_graph_reaches_every_tooling_module_through_plain_imports():
+    """Each booktools module is imported by name somewhere (other modules, tests), or run by
+    name: `python -m` in the Makefile, an extension in _config.yml, the plugin in pytest.ini."""
+    modules = booktools_modules()
+    graph = {name: sorted(i for i in imports(path) if i in modules) for name, path in modules.items()}
+    print("\n".join(f"{name} -> {', '.join(deps) or '-'}" for name, deps in sorted(graph.items())))
+    imported = {i for path in PYTHON_FILES for i in imports(path)}
+    named = (ROOT / "Makefile").read_text() + (ROOT / "_config.yml").read_text() + (ROOT / "pytest.ini").read_text()
+    for name in modules:
+        assert name in imported or re.search(rf"(-m|-p) {re.escape(name)}\b|- {re.escape(name)}\b", named), (
+            f"{name} is neither imported nor run by name")
+    for path in PYTHON_FILES:
+        for name in imports(path):
+            if name.startswith("booktools.") and name.count(".") == 1 + name.startswith("booktools.extensions."):
+                assert name in modules, f"{path.name} imports {name}, which does not exist"
+
+
+def test_config_files_parse():
+    for path in [ROOT / "_config.yml", ROOT / "_toc.yml", *WORKFLOWS]:
+        assert yaml.safe_load(path.read_text()), path.name

@@ -21,6 +21,8 @@ PORT ?= 8000
 STUDENT_BOOK := _build/student-book
 STUDENT := _build/student
 ASSIGNMENTS := _build/assignments
+# Where `make pdf` puts each page's PDF in the site (the book's goes to its root).
+SITE_PDFS := _build/html/pdf
 # Debian/Ubuntu packages `make pdf` needs (Jupyter Book's LaTeX builder runs XeLaTeX).
 TEX_PACKAGES := latexmk texlive-xetex texlive-latex-recommended texlive-latex-extra \
   texlive-fonts-recommended tex-gyre fonts-freefont-otf
@@ -84,10 +86,15 @@ latex:  ## Install the TeX packages `make pdf` needs, if missing (apt-get, as ro
 	  || $(call apt_install,--no-install-recommends $(TEX_PACKAGES)) \
 	  || { echo "make pdf needs TeX: run 'sudo apt-get install $(TEX_PACKAGES)' (Debian/Ubuntu)"; exit 1; }
 
-pdf: $(STAMP) latex  ## The whole book as one PDF, _build/latex/book.pdf (executes lectures, cached)
+# --individualpages: book.pdf, and beside it one PDF per page (numpy.pdf, ...). Both are
+# copied into the built site, where every page's download menu links them.
+pdf: $(STAMP) latex  ## The book as one PDF, _build/latex/book.pdf, and one per page (executes lectures, cached)
 	@mkdir -p $(BOOK)/_build
-	$(JB_BUILD) --builder pdflatex 2>&1 | tee $(BOOK)/_build/pdf.log \
+	$(JB_BUILD) --builder pdflatex --individualpages 2>&1 | tee $(BOOK)/_build/pdf.log \
 	  || { echo "PDF build failed: the full log is in $(BOOK)/_build/pdf.log, LaTeX's in $(BOOK)/_build/latex/book.log"; exit 1; }
+	mkdir -p $(SITE_PDFS)
+	cp _build/latex/book.pdf _build/html/book.pdf
+	cd _build/latex && cp $$(ls *.pdf | grep -v '^book.pdf$$') ../../$(SITE_PDFS)/
 
 chromium:  ## Install Debian's Chromium for the browser tests, if missing (apt-get, as root)
 	@test -x $(CHROMIUM) || $(call apt_install,chromium) \

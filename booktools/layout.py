@@ -17,7 +17,8 @@ EXECUTED = "jupyter_execute"                  # myst-nb's executed notebooks, un
 STUDENT_BOOK = BUILD / "student-book"         # make student: the student edition's sources
 STUDENT = BUILD / "student"                   # ... and its site (html/) and notebooks (notebooks/)
 ASSIGNMENTS = BUILD / "assignments"           # make assignments: one zip per lecture
-PDF = BUILD / "latex" / "book.pdf"            # make pdf
+PDF = BUILD / "latex" / "book.pdf"            # make pdf: the book, and beside it one PDF per page
+SITE_PDFS = "pdf"                             # ... which `make pdf` copies into the site: pdf/<page>.pdf
 
 
 def parse_page(built_html, doc):

@@ -33,12 +33,13 @@ def test_makefile_names_the_build_folders_booktools_layout_names():
     variables = dict(re.findall(r"^(\w+) := (\S+)$", makefile, re.M))
     for name in ("STUDENT_BOOK", "STUDENT", "ASSIGNMENTS"):
         assert ROOT / variables[name] == getattr(layout, name), f"Makefile's {name} is not booktools.layout's"
+    assert ROOT / variables["SITE_PDFS"] == layout.HTML / layout.SITE_PDFS
 
 
 def test_sphinx_loads_our_extensions_from_the_package_by_module_path():
     extensions = config()["sphinx"]["extra_extensions"]
     ours = [e for e in extensions if e.startswith("booktools.")]
-    assert len(ours) == 3 and "local_extensions" not in config()["sphinx"]
+    assert len(ours) == 4 and "local_extensions" not in config()["sphinx"]
     for name in ours:
         assert (ROOT / (name.replace(".", "/") + ".py")).is_file()
 

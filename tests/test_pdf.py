@@ -1,4 +1,5 @@
-"""The PDF (`make pdf`): the whole book, every lecture with its exercises, solutions and figures."""
+"""The PDFs (`make pdf`): the whole book, every lecture with its exercises, solutions and
+figures; and each page's own PDF, linked with the book's from every page's download menu."""
 import re
 import shutil
 import subprocess
@@ -69,3 +70,34 @@ def test_make_latex_says_what_to_install_when_tex_is_missing_and_it_cannot_insta
                             text=True, env={"PATH": str(bin_dir)})
     assert result.returncode != 0
     assert "make pdf needs TeX: run 'sudo apt-get install latexmk texlive-xetex" in result.stdout
+
+
+def download_link(built_html, doc, label):
+    link = parse_page(built_html, doc).select_one(f"a.btn-{label}")
+    return None if link is None else (built_html / doc).parent / link["href"]
+
+
+@pytest.mark.parametrize("doc", toc_files())
+def test_every_page_links_the_book_pdf_and_its_own(pdf, built_html, doc):
+    book = download_link(built_html, doc, "download-book-pdf-button")
+    assert book is not None and book.resolve().read_bytes() == PDF.read_bytes()
+    own = download_link(built_html, doc, "download-page-pdf-button")
+    if doc == toc_files()[0]:
+        assert own is None          # the front page's PDF is the book
+        return
+    assert own is not None and own.resolve().is_file(), f"{doc}: no PDF of its own at {own}"
+    reader = PdfReader(own.resolve())
+    first = " ".join(reader.pages[0].extract_text().split())
+    assert first.startswith(title(built_html, doc)), f"{own.name} starts {first[:60]!r}"
+    # One lecture, not the book: far shorter, and with the lecture's exercises as numbered on the site.
+    assert len(reader.pages) < len(pdf["reader"].pages) / 2
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for exercise in parse_page(built_html, doc).select("div.exercise .admonition-title"):
+        assert exercise.get_text(" ", strip=True) in text
+
+
+def test_student_edition_offers_no_pdf_it_holds_the_solutions(student):
+    for doc in lectures():
+        page = parse_page(student / "html", doc)
+        assert not page.select("a.btn-download-book-pdf-button, a.btn-download-page-pdf-button")
+        assert not page.select("a.btn-download-pdf-button")   # nor the theme's print-to-PDF

@@ -5,6 +5,7 @@ import pytest
 from matplotlib import image as mpimg
 
 from booktools.book import ROOT, toc_files
+from booktools.extensions.site_version import site_version
 from booktools.layout import parse_page
 
 LECTURE_PAGES = [f for f in toc_files()]
@@ -72,3 +73,18 @@ def test_comparison_prose_states_speed_ratios_filled_in_from_the_notebook(built_
     # (On a GPU one more comparison, the host-CPU scan, is glued as part of a sentence.)
     assert len(ratios) >= computed, f"{computed} comparisons computed, prose shows {ratios}"
     assert re.search(r"\d (ns|µs|ms|s)\b", prose) and re.search(r"\d (kB|MB|GB)\b", prose)
+
+
+@pytest.mark.parametrize("doc", LECTURE_PAGES)
+def test_every_page_says_which_version_of_the_lectures_it_is(built_html, doc):
+    version = parse_page(built_html, doc).select_one("footer .site-version .version-id")
+    assert version is not None, f"{doc}: no version in the footer"
+    assert version.get_text() == site_version(ROOT)
+
+
+def test_the_version_is_the_release_tag_when_one_is_built(monkeypatch, tmp_path):
+    monkeypatch.setenv("SITE_VERSION", "v9.9.9")
+    assert site_version(ROOT) == "v9.9.9"
+    monkeypatch.delenv("SITE_VERSION")
+    assert site_version(tmp_path) == "unversioned"          # not a git checkout
+    assert site_version(ROOT) not in ("", "unversioned")

@@ -14,6 +14,11 @@ On each lecture page this adds a launch menu (Colab, Binder/JupyterLab) and a
 `.ipynb` files offered for download are the generated notebooks, copied into the
 site at `_notebooks/`. For the notebooks build (sphinx-tojupyter), it makes links
 between lectures point at the published website.
+
+With `pdf_downloads` on (the full edition; the student edition has no PDF, which
+holds the solutions), every page's download menu offers the book's PDF (book.pdf at
+the site's root) and each page but the first its own PDF (pdf/<page>.pdf), in place
+of the theme's print-this-page entry. `make pdf` builds both and copies them there.
 """
 import shutil
 from pathlib import Path
@@ -22,6 +27,7 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 from booktools import book
+from booktools.layout import SITE_PDFS
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +35,7 @@ COLAB = "https://colab.research.google.com"
 BINDER = "https://mybinder.org"
 NOTEBOOKS_OUTPUT = Path("_build") / "notebooks"   # written by `make notebooks`, relative to the book
 NOTEBOOKS_IN_SITE = "_notebooks"                  # where the site serves them for download
+BOOK_PDF = "book.pdf"                             # the whole book, at the site's root
 
 
 def repo_parts(repository_url):
@@ -64,10 +71,31 @@ def configure_notebook_links(app, config):
     config.tojupyter_urlpath = site_url(_repository_url(app)) + "lectures/"
 
 
+def pdf_entries(app, pagename, pathto):
+    """Download-menu entries for the book's PDF and, except on the root page, the page's own."""
+    entries = []
+    if pagename != app.config.root_doc:
+        entries.append({"type": "link", "text": "Lecture PDF", "icon": "fas fa-file-pdf",
+                        "url": f"{pathto(SITE_PDFS, 1)}/{Path(pagename).name}.pdf",
+                        "tooltip": "Download this page as a PDF", "label": "download-page-pdf-button"})
+    entries.append({"type": "link", "text": "Book PDF", "icon": "fas fa-book",
+                    "url": pathto(BOOK_PDF, 1), "tooltip": "Download the whole book as a PDF",
+                    "label": "download-book-pdf-button"})
+    return entries
+
+
 def add_buttons(app, pagename, templatename, context, doctree):
-    if "kernelspec" not in app.env.metadata.get(pagename, {}) or "header_buttons" not in context:
+    if "header_buttons" not in context:
         return
     pathto = context["pathto"]
+    downloads = next((g for g in context["header_buttons"] if g.get("label") == "download-buttons"), None)
+    if downloads is not None:
+        # The theme's ".pdf" entry prints the web page; the PDFs we build replace it.
+        downloads["buttons"] = [b for b in downloads["buttons"] if b.get("label") != "download-pdf-button"]
+        if app.config.pdf_downloads:
+            downloads["buttons"] += pdf_entries(app, pagename, pathto)
+    if "kernelspec" not in app.env.metadata.get(pagename, {}):
+        return
     urls = launch_urls(_repository_url(app), app.config.notebooks_branch, pagename)
     icons = {"Colab": "_static/images/logo_colab.png", "Binder": "_static/images/logo_binder.svg"}
     launch = [{"type": "link", "text": name, "url": url, "icon": icons[name],
@@ -80,9 +108,8 @@ def add_buttons(app, pagename, templatename, context, doctree):
                 "url": f"{pathto(NOTEBOOKS_IN_SITE, 1)}/{pagename}.ipynb",
                 "tooltip": "Download this lecture as a notebook",
                 "label": "download-notebook-button"}
-    for group in context["header_buttons"]:
-        if group.get("label") == "download-buttons":
-            group["buttons"].insert(0, notebook)
+    if downloads is not None:
+        downloads["buttons"].insert(0, notebook)
 
 
 def copy_notebooks_into_site(app, exception):
@@ -101,6 +128,7 @@ def copy_notebooks_into_site(app, exception):
 def setup(app):
     app.add_config_value("notebooks_branch", "notebooks", "html")
     app.add_config_value("student_notebooks_branch", "student-notebooks", "html")
+    app.add_config_value("pdf_downloads", True, "html")
     app.connect("config-inited", configure_notebook_links)
     app.connect("html-page-context", add_buttons, priority=600)   # after the theme's buttons
     app.connect("build-finished", copy_notebooks_into_site)

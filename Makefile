@@ -37,7 +37,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv check notebooks html student assignments latex pdf chromium test test-gpu bench mutation screenshots serve clean environment.yml
+.PHONY: help venv check notebooks html student assignments latex pdf chromium test test-gpu release bench mutation screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -102,6 +102,11 @@ chromium:  ## Install Debian's Chromium for the browser tests, if missing (apt-g
 
 test: html student assignments pdf chromium  ## Build site, student edition, assignments and PDF, then run the whole suite
 	$(BIN)/python -m pytest -n $(JOBS)
+
+# The release workflow runs this after `make test` on a version tag, with SITE_VERSION=TAG.
+release: $(STAMP)  ## Files for a GitHub release from what `make test` built: make release TAG=v1.2.0 (_build/release)
+	@test -n "$(TAG)" || { echo "usage: make release TAG=v1.2.0"; exit 1; }
+	$(BIN)/python -m booktools.release $(TAG) _build/release
 
 $(GPU_STAMP): $(STAMP) requirements-gpu.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-gpu.txt

@@ -28,14 +28,7 @@ import nbformat
 
 from booktools.book import ROOT, notebook_pages, page_url
 from booktools.layout import BUILD
-from booktools.requirements import pinned_versions, python_version
-
-# What the lectures import, by import name -> distribution name in requirements.txt.
-RUNTIME_PACKAGES = {
-    "numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "jax": "jax", "jaxlib": "jaxlib",
-    "matplotlib": "matplotlib", "quantecon": "quantecon", "threadpoolctl": "threadpoolctl",
-    "psutil": "psutil",
-}
+from booktools.requirements import LECTURE_RUNTIME, pinned_versions, python_version
 
 SETUP_TEMPLATE = '''\
 # Setup: install the packages this lecture needs that this Python lacks, pinned to the
@@ -79,7 +72,7 @@ HELPERS = ["lecture_tools", "benchmarks"]
 
 def pinned_runtime():
     pins = pinned_versions()
-    return {module: f"{dist}=={pins[dist]}" for module, dist in RUNTIME_PACKAGES.items()}
+    return {module: f"{dist}=={pins[dist]}" for module, dist in LECTURE_RUNTIME.items()}
 
 
 def setup_cells(helpers):
@@ -150,7 +143,7 @@ def finish_notebook(nb, docname):
 
 def binder_requirements():
     pins = pinned_versions()
-    runtime = sorted(set(RUNTIME_PACKAGES.values()))
+    runtime = sorted(set(LECTURE_RUNTIME.values()))
     return "".join(f"{dist}=={pins[dist]}\n" for dist in runtime)
 
 

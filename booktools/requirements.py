@@ -1,9 +1,22 @@
 """The one reader of requirements.txt, the site's one pinned list: the pins and the Python
-version they are for (its `# Python: X.Y` line)."""
+version they are for (its `# Python: X.Y` line); and which of them the lectures need.
+
+    python -m booktools.requirements --newest   # what the canary workflow installs, unpinned
+"""
 import re
+import sys
 from pathlib import Path
 
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
+# What the lectures import, by import name -> distribution name in requirements.txt: the
+# notebooks' setup cell installs these (pinned) where missing.
+LECTURE_RUNTIME = {
+    "numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "jax": "jax", "jaxlib": "jaxlib",
+    "matplotlib": "matplotlib", "quantecon": "quantecon", "threadpoolctl": "threadpoolctl",
+    "psutil": "psutil",
+}
+# What runs the lectures under pytest, cell by cell (pytest.ini, booktools.pytest_lectures).
+LECTURE_RUNNER = ["pytest", "pytest-xdist", "nbval", "jupytext", "ipykernel"]
 
 
 def read_pins(path=REQUIREMENTS):
@@ -27,3 +40,18 @@ def python_version(path=REQUIREMENTS):
     if not match:
         raise ValueError(f"{path} has no '# Python: X.Y' line")
     return match.group(1)
+
+
+def newest():
+    """The lectures' packages and their runner, unpinned: the canary installs the newest."""
+    names = sorted(set(LECTURE_RUNTIME.values())) + LECTURE_RUNNER
+    missing = [n for n in names if n not in pinned_versions()]
+    if missing:
+        raise ValueError(f"not in requirements.txt: {missing}")
+    return names
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--newest"]:
+        sys.exit(__doc__)
+    print("\n".join(newest()))

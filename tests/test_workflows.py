@@ -7,6 +7,7 @@ import yaml
 
 from booktools.book import ROOT, branches, repository
 from booktools.layout import tool
+from booktools.requirements import newest, python_version
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
@@ -15,8 +16,8 @@ def load(path):
     return yaml.load(path.read_text(), Loader=yaml.BaseLoader)   # keep "on" a string key
 
 
-def test_there_are_workflows_to_publish_and_to_test_on_cpu_and_gpu():
-    assert {p.stem for p in WORKFLOWS} >= {"publish", "test", "gpu"}
+def test_there_are_workflows_to_publish_release_test_on_cpu_and_gpu_and_watch_upstream():
+    assert {p.stem for p in WORKFLOWS} >= {"publish", "release", "test", "gpu", "canary"}
 
 
 def test_workflows_match_the_github_workflow_schema():
@@ -72,6 +73,8 @@ def test_publishing_pushes_the_branches_both_editions_launch_from():
     publish = (ROOT / ".github" / "workflows" / "publish.yml").read_text()
     assert f"for branch in {branches()['full']} {branches()['student']}; do" in publish
     assert "make html pdf student" in publish and "cp -r _build/student/html _build/html/student" in publish
+    makefile = (ROOT / "Makefile").read_text()   # `make pdf` puts the PDFs the pages link into the site
+    assert "cp _build/latex/book.pdf _build/html/book.pdf" in makefile
 
 
 def publish_step(job, name_start):
@@ -94,3 +97,39 @@ def test_publishing_stops_unless_the_config_names_the_repository_it_pushes_to(tm
     push = publish_step("publish-notebooks", "Push the notebooks")
     assert push["env"]["REPOSITORY"] == "${{ github.repository }}"
     assert 'github.com/${REPOSITORY}.git' in push["run"]
+
+
+def test_releases_are_made_from_version_tags_after_the_whole_suite_passed():
+    workflow = load(ROOT / ".github" / "workflows" / "release.yml")
+    assert workflow["on"] == {"push": {"tags": ["v*"]}}
+    build = workflow["jobs"]["build"]
+    assert build["permissions"] == {"contents": "read"}
+    steps = {s.get("name", ""): s for s in build["steps"]}
+    test = next(s for name, s in steps.items() if name.startswith("make test"))
+    assert test["run"] == "make test" and test["env"]["SITE_VERSION"] == "${{ github.ref_name }}"
+    names = list(steps)
+    assert names.index("make release") > names.index(next(n for n in names if n.startswith("make test")))
+    publish = workflow["jobs"]["publish"]
+    assert publish["needs"] == "build" and publish["permissions"] == {"contents": "write"}
+    assert 'gh release create "$TAG" release/*' in publish["steps"][-1]["run"]
+
+
+def test_canary_runs_every_lecture_weekly_on_the_newest_releases_everywhere_readers_are():
+    workflow = load(ROOT / ".github" / "workflows" / "canary.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    job = workflow["jobs"]["lectures"]
+    matrix = job["strategy"]["matrix"]
+    assert job["strategy"]["fail-fast"] == "false"
+    assert sorted(matrix["os"]) == ["macos-latest", "ubuntu-latest", "windows-latest"]
+    minors = [int(v.split(".")[1]) for v in matrix["python"]]
+    pinned = int(python_version().split(".")[1])
+    # From the version the pins are for, each newer one, through Colab's 3.12 and beyond.
+    assert minors == list(range(pinned, pinned + len(minors))) and minors[-1] >= 13
+    runs = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "pip install --upgrade $(python -m booktools.requirements --newest)" in runs
+    assert "==" not in runs                       # nothing pinned
+    assert "python -m pytest lectures" in runs
+    assert {"numpy", "numba", "jax", "matplotlib"} <= set(newest())
+    report = workflow["jobs"]["report"]
+    assert report["if"] == "failure()" and report["permissions"] == {"issues": "write"}
+    assert "gh issue create" in report["steps"][0]["run"]

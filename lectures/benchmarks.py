@@ -1,7 +1,7 @@
 """The two benchmark problems, every implementation of them, and reference kernels.
 
 Used by the scaling lecture (lectures/scaling.md) and by `make bench`
-(scripts/bench.py), so both measure exactly the same code:
+(booktools/bench.py), so both measure exactly the same code:
 
 * max of f(x, y) = cos(x² + y²) / (1 + x² + y²) over an n × n grid: `MAX_OF_F`;
 * the logistic map x_{t+1} = 4 x_t (1 - x_t) for n steps: `LOGISTIC`;

@@ -51,7 +51,7 @@ venv: $(STAMP)  ## Create .venv, install the pinned requirements and the booktoo
 
 # Everything but execution: the linter, then the tests that need no build (unit, source,
 # config and workflow tests). The edit loop's check; `make test` is the full suite.
-check: $(STAMP)  ## Fast check (under a minute, nothing executed or built): ruff, then the tests that need no build
+check: $(STAMP)  ## Fast check for the edit loop (nothing executed or built): ruff, then the tests that need no build
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest tests -m "not needs_build and not slow" -n $(JOBS) -q
 
@@ -127,7 +127,7 @@ bench: $(STAMP)  ## Time every implementation over a range of sizes, against ref
 
 # mutmut copies the site to mutants/, plants one bug at a time in the lecture helpers and
 # benchmarks (pyproject.toml says which, and which tests run), and records what survives.
-mutation: $(STAMP)  ## Mutation testing of lecture_tools.py and benchmarks.py (mutmut; slow: an hour or more): _build/mutation/report.txt
+mutation: $(STAMP)  ## Mutation testing of lecture_tools.py and benchmarks.py (mutmut; slow: the tests once per mutant): _build/mutation/report.txt
 	rm -rf mutants
 	# Numba's default OpenMP threading layer aborts a process that forks after using it;
 	# mutmut forks a process for every mutant.

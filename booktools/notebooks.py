@@ -24,6 +24,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 from booktools.book import ROOT, notebook_pages, page_url
@@ -114,8 +115,24 @@ def exercise_headings(markdown):
     return re.sub(r"^# (Before you start)$", r"## \1", markdown, flags=re.M)
 
 
-def finish_notebook(nb, docname):
-    """Return `nb` ready for readers: standard metadata and setup cells before the first code."""
+# Cell tags readers' Jupyter needs (sphinx-tojupyter drops every tag): a cell tagged
+# raises-exception raises on purpose, and JupyterLab's "Run all" goes on past it.
+KEPT_TAGS = {"raises-exception"}
+
+
+def source_tags(source_md):
+    """{code cell source: kept tags} for the cells of the page's MyST source that have any."""
+    if source_md is None or not Path(source_md).exists():
+        return {}
+    cells = jupytext.read(source_md).cells
+    return {c.source.strip(): sorted(KEPT_TAGS & set(c.metadata.get("tags", []))) for c in cells
+            if c.cell_type == "code" and KEPT_TAGS & set(c.metadata.get("tags", []))}
+
+
+def finish_notebook(nb, docname, source_md=None):
+    """Return `nb` ready for readers: standard metadata, the tags readers need (from the page's
+    source, `source_md`), and setup cells before the first code."""
+    tags = source_tags(source_md)
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
@@ -127,6 +144,8 @@ def finish_notebook(nb, docname):
             cell.source = exercise_headings(cell.source)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+            if cell.source.strip() in tags:
+                cell.metadata["tags"] = tags[cell.source.strip()]
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
     if first_code is not None:
         nb.cells[first_code:first_code] = setup_cells(helpers_needed(nb))
@@ -169,7 +188,8 @@ def main(build_dir):
     shutil.rmtree(out, ignore_errors=True)
     (out / "lectures").mkdir(parents=True)
     for path in sources:
-        nb = finish_notebook(nbformat.read(path, as_version=4), f"lectures/{path.stem}")
+        nb = finish_notebook(nbformat.read(path, as_version=4), f"lectures/{path.stem}",
+                             build_dir.parent / "lectures" / f"{path.stem}.md")
         nbformat.write(nb, out / "lectures" / path.name)
     for module in HELPERS:
         shutil.copy(ROOT / "lectures" / f"{module}.py", out / "lectures" / f"{module}.py")

@@ -24,6 +24,9 @@ def test_every_toc_entry_produced_a_page_with_a_title(built_html, doc):
 @pytest.mark.parametrize("doc", LECTURE_PAGES)
 def test_no_page_shows_a_traceback_error_or_warning_output(built_html, doc):
     page = parse_page(built_html, doc)
+    for cell in page.select("div.cell.tag_raises-exception"):   # raises on purpose, to show the error
+        assert cell.select("div.output.traceback, div.output.error"), f"{doc}: a raises-exception cell did not raise"
+        cell.decompose()
     errors = page.select("div.output.error, div.output.traceback, div.output.stderr")
     assert not errors, f"{doc}: error or stderr output in the page: {errors[0].get_text()[:300]}"
     outputs = " ".join(o.get_text() for o in page.select("div.cell_output"))

@@ -127,6 +127,14 @@ def measure_max_of_f(name, n, repeat=5):
 # ---------------------------------------------------------------- logistic map
 
 
+def qm_python(x0, n):
+    x = np.empty(n + 1)                  # no vectorized form: each step needs the last
+    x[0] = x0
+    for t in range(n):
+        x[t + 1] = 4.0 * x[t] * (1 - x[t])
+    return x
+
+
 @numba.jit
 def qm_numba(x0, n):
     x = np.empty(n + 1)

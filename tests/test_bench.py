@@ -432,3 +432,8 @@ def test_the_plot_has_three_panels_labelled_with_devices_and_cpu_references(tmp_
         ("logistic map: cost per step", "steps", "ns per step")]
     assert all(ax.get_xscale() == ax.get_yscale() == "log" for ax in fig.axes)
     assert all(ax.get_legend() is not None for ax in fig.axes)
+
+
+def test_the_python_loop_shown_beside_the_compiled_ones_computes_the_same_series():
+    assert bm.qm_python(0.1, 3) == pytest.approx([0.1, 0.36, 0.9216, 0.28901376], abs=1e-15)
+    assert np.array_equal(bm.qm_python(0.3, 40), bm.qm_numba(0.3, 40))

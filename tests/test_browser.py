@@ -226,6 +226,32 @@ def test_launch_and_download_menus_open_on_the_urls_the_config_derives(visits, d
     page.keyboard.press("Escape")
 
 
+TABBED = [d for d in LECTURES if "_includes/implementations.md" in (ROOT / f"{d}.md").read_text()]
+SELECTED_TABS = """() => [...document.querySelectorAll('.sd-tab-set')]
+  .map(set => set.querySelector('input:checked + label')?.dataset.syncId ?? null)"""
+
+
+@pytest.mark.parametrize("viewport, mode", [(DESKTOP, "light"), (DESKTOP, "dark"), (PHONE, "light")],
+                         ids=["desktop-light", "desktop-dark", "phone"])
+def test_choosing_a_tool_switches_every_tab_set_and_follows_the_reader_to_the_next_page(
+        open_page, site, viewport, mode):
+    first, second = TABBED[:2]
+    page = open_page(first, viewport, mode)["page"]
+    before = page.evaluate(SELECTED_TABS)
+    assert len(before) >= 2 and set(before) == {"numpy"}, before
+    label = page.locator(".sd-tab-set").first.locator("label[data-sync-id='jax']")
+    label.scroll_into_view_if_needed()
+    label.click()
+    assert page.evaluate(SELECTED_TABS) == ["jax"] * len(before)
+    # What shows in the last set is now the JAX code, and only that.
+    shown = page.locator(".sd-tab-set").last.locator(".sd-tab-content:visible pre")
+    assert shown.count() == 1 and "jax.jit" in shown.first.inner_text()
+    page.goto(f"{site}{second}.html")
+    wait_for_page(page)
+    after = page.evaluate(SELECTED_TABS)
+    assert len(after) >= 2 and set(after) == {"jax"}, after
+
+
 def test_every_internal_link_and_anchor_resolves(site):
     result = subprocess.run([tool("linkchecker"), "-f", str(ROOT / "tests" / "linkcheckerrc"),
                              "--no-status", f"{site}index.html"],

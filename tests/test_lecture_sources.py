@@ -74,8 +74,6 @@ HARDWARE_INDEPENDENT = {
         "names the questions the lectures ask; claims nothing",
     ("jax_intro.md", "Float32 is plenty for many tasks"):
         "a property of GPU products (vendors' specifications), not a measurement here",
-    ("numpy_vs_numba_vs_jax.md", "The time we compare is the best"):
-        "the timing method's reasoning; no figure",
     ("numpy_vs_numba_vs_jax.md", "This lets us use a grid of 1,000 points"):
         "arithmetic on the grid sizes (1000**2 / 50**2), not a measurement",
     ("numpy_vs_numba_vs_jax.md", "Ideally, $k$ threads on $k$ cores"):
@@ -84,7 +82,7 @@ HARDWARE_INDEPENDENT = {
         "quotes a report (QuantEcon lecture-python-programming#622), linked, not this machine",
     ("numpy_vs_numba_vs_jax.md", "So \"sequential JAX belongs on the CPU\""):
         "mechanism (one kernel launch per step on a GPU, jax#2491); the page's figures are glued",
-    ("numpy_vs_numba_vs_jax.md", "* **Measure at more than one size.**"):
+    ("numpy_vs_numba_vs_jax.md", "Measure at more than one size"):
         "advice on method; the figures it refers to are glued in the sections above",
     ("numpy_vs_numba_vs_jax.md", "Several of the \"lessons\" drawn"):
         "quotes the mistaken lessons the lecture warns against",

@@ -177,3 +177,24 @@ def test_a_cell_that_raises_on_purpose_keeps_its_tag_in_the_notebook(built_noteb
     tagged = [c.source.strip() for c in notebook(built_notebooks, doc).cells
               if "raises-exception" in c.metadata.get("tags", [])]
     assert wanted and tagged == wanted
+
+
+TABBED = [d for d in DOCS if "_includes/implementations.md" in (ROOT / f"{d}.md").read_text()]
+SHOWN = ["max_numpy", "max_numba_serial", "max_numba_parallel", "max_jax_broadcast", "max_jax_vmap",
+         "qm_python", "qm_numba", "qm_numba_into", "qm_jax"]
+
+
+@pytest.mark.parametrize("doc", TABBED)
+def test_side_by_side_tabs_become_the_running_code_in_order_in_the_notebook(built_notebooks, doc):
+    """Each tab's title becomes a markdown cell and its code the very function benchmarks.py
+    holds (read from the file, not pasted), in the tabs' order."""
+    import inspect
+
+    import benchmarks
+    cells = notebook(built_notebooks, doc).cells
+    sources = [c.source.strip() for c in cells]
+    positions = [sources.index(inspect.getsource(getattr(benchmarks, name)).strip()) for name in SHOWN]
+    assert positions == sorted(positions)
+    titles = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.strip() in
+              ("NumPy", "Numba", "JAX")]
+    assert len(titles) == 6 and titles[0] < positions[0] and titles[3] < positions[5] < titles[4]

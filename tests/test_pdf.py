@@ -101,3 +101,10 @@ def test_student_edition_offers_no_pdf_it_holds_the_solutions(student):
         page = parse_page(student / "html", doc)
         assert not page.select("a.btn-download-book-pdf-button, a.btn-download-page-pdf-button")
         assert not page.select("a.btn-download-pdf-button")   # nor the theme's print-to-PDF
+
+
+def test_side_by_side_tabs_print_every_implementation_in_the_pdf(pdf):
+    """A tab set cannot switch on paper: the PDF prints each tab's code in turn."""
+    text = " ".join(pdf["text"].split())
+    for name in ("max_numpy", "max_numba_parallel", "max_jax_vmap", "qm_python", "qm_numba_into", "qm_jax"):
+        assert f"def {name}(" in text, f"{name} is not printed in the PDF"

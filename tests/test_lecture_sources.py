@@ -1,4 +1,5 @@
 """Rules every lecture source (lectures/*.md) must follow."""
+import ast
 import re
 
 import jupytext
@@ -238,3 +239,42 @@ def test_instructors_table_agrees_with_each_lecture():
                          overview(path), re.M)
         count = len(EXERCISE.findall(path.read_text(encoding="utf-8")))
         assert f"| {time.group(1)} | {count}, {time.group(2)} |" in row, (path.name, row)
+
+
+EXERCISE_BLOCK = re.compile(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", re.M | re.S)
+SOLUTION_BLOCK = re.compile(r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n", re.M | re.S)
+
+
+def names_assigned(code):
+    """Names a piece of code defines at its top level: assignments, functions, classes."""
+    names = set()
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        for target in getattr(node, "targets", []) + [getattr(node, "target", None)]:
+            for sub in ast.walk(target) if target is not None else []:
+                if isinstance(sub, ast.Name):
+                    names.add(sub.id)
+    return names
+
+
+@pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
+def test_each_check_uses_only_what_its_exercise_names(path):
+    """A check that read the solution's own variables would fail a correct answer written
+    differently: it may use the names the exercise statement asks for (in backticks), and
+    anything of its own or of the lecture outside the solutions, nothing else."""
+    text = path.read_text(encoding="utf-8")
+    statements = dict(EXERCISE_BLOCK.findall(text))
+    checks = CHECK.findall(text)
+    solutions = SOLUTION_BLOCK.findall(text)
+    assert len(statements) == len(checks) == len(solutions)
+    outside = names_assigned("\n".join(c.source for c in jupytext.reads(SOLUTION_BLOCK.sub("", text), "md:myst").cells
+                                       if c.cell_type == "code" and not c.source.startswith("%")))
+    for (label, statement), check, solution in zip(statements.items(), checks, SOLUTION_BLOCK.finditer(text)):
+        solution_code = "\n".join(c.source for c in jupytext.reads(solution.group(0), "md:myst").cells
+                                  if c.cell_type == "code")
+        named = set(re.findall(r"[A-Za-z_]\w*", " ".join(re.findall(r"`([^`]+)`", statement))))
+        private = names_assigned(solution_code) - named - outside
+        used = {node.id for node in ast.walk(ast.parse(check)) if isinstance(node, ast.Name)}
+        used -= names_assigned(check)
+        assert not (private & used), f"{path.name} {label}: the check reads the solution's own {sorted(private & used)}"

@@ -278,3 +278,12 @@ def test_each_check_uses_only_what_its_exercise_names(path):
         used = {node.id for node in ast.walk(ast.parse(check)) if isinstance(node, ast.Name)}
         used -= names_assigned(check)
         assert not (private & used), f"{path.name} {label}: the check reads the solution's own {sorted(private & used)}"
+
+
+@pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
+def test_what_a_student_sees_never_mentions_the_hidden_checks(path):
+    """Prose and visible code cells are what a student reads; the checks are invisible to them."""
+    visible = [c.source for c in jupytext.read(path).cells
+               if "remove-cell" not in c.metadata.get("tags", [])]
+    mentions = [text[:120] for text in visible if re.search(r"hidden (check|cell)", text, re.I)]
+    assert not mentions, f"{path.name}: {mentions}"

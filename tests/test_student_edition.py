@@ -228,3 +228,10 @@ def test_verify_fails_when_the_student_build_executed_a_page(tmp_path, capsys):
     cache.add_nb_to_project(str(page))          # what myst-nb records when it executes a page
     assert edition.verify(tmp_path) == 1
     assert "page.ipynb" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("doc", [d for d in notebook_pages() if "_includes/implementations.md" in source(d)])
+def test_student_pages_keep_the_side_by_side_tabs(student, doc):
+    def tabs(page):
+        return [[label.get_text(strip=True) for label in s.select("label")] for s in page.select("div.sd-tab-set")]
+    assert tabs(parse_page(student / "html", doc)) == tabs(parse_page(HTML, doc)) == [["NumPy", "Numba", "JAX"]] * 2

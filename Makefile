@@ -101,7 +101,7 @@ chromium:  ## Install Debian's Chromium for the browser tests, if missing (apt-g
 	  || { echo "Chromium is needed at $(CHROMIUM): run 'sudo apt-get install chromium' (Debian/Ubuntu)"; exit 1; }
 
 test: html student assignments pdf chromium  ## Build site, student edition, assignments and PDF, then run the whole suite
-	$(BIN)/python -m pytest -n $(JOBS)
+	$(BIN)/python -m pytest -n $(JOBS) --durations=10
 
 # The release workflow runs this after `make test` on a version tag, with SITE_VERSION=TAG.
 release: $(STAMP)  ## Files for a GitHub release from what `make test` built: make release TAG=v1.2.0 (_build/release)

@@ -37,7 +37,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv check notebooks html student assignments latex pdf chromium test test-gpu release bench mutation screenshots serve clean environment.yml
+.PHONY: help venv check notebooks html student assignments grade latex pdf chromium test test-gpu release bench mutation screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -77,8 +77,14 @@ student: html  ## Student edition, solutions removed: _build/student/html (site)
 	rm -rf $(STUDENT) && mkdir -p $(STUDENT)
 	cp -r $(STUDENT_BOOK)/_build/html $(STUDENT_BOOK)/_build/notebooks $(STUDENT)/
 
-assignments: student  ## One zip per lecture (student notebook + README) for a course platform, in _build/assignments
+assignments: student  ## Per lecture: a zip for students (notebook + README) and an Otter autograder zip, in _build/assignments
 	$(BIN)/python -m booktools.assignments $(STUDENT)/notebooks $(ASSIGNMENTS)
+
+# Grades one returned notebook with the tests of its lecture's autograder; prints the points
+# per question and writes the result as JSON (OUT=..., default beside the notebook).
+grade: $(STAMP)  ## Grade a returned assignment: make grade NOTEBOOK=path.ipynb [LECTURE=numba] [OUT=result.json]
+	@test -n "$(NOTEBOOK)" || { echo "usage: make grade NOTEBOOK=path.ipynb [LECTURE=name] [OUT=result.json]"; exit 1; }
+	$(BIN)/python -m booktools.grading "$(NOTEBOOK)" $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)")
 
 latex:  ## Install the TeX packages `make pdf` needs, if missing (apt-get, as root)
 	@{ command -v latexmk && command -v xelatex && fc-list | grep -q FreeSerif \

@@ -10,7 +10,11 @@ empty cell after each exercise) and writes OUT/<name>.zip (default _build/assign
                           the helper modules it imports, so it runs on its own)
     <name>/README.md      for the student: what to do, how to open it, what to hand in
 
-The zips are byte-for-byte reproducible (fixed timestamps, fixed order).
+and, for the instructor, OUT/<name>-autograder.zip: Otter-Grader's autograder for the
+lecture (booktools/grading.py: one test per exercise, with its points), to upload to
+Gradescope; `make grade` grades a returned notebook locally with the same tests.
+
+The student zips are byte-for-byte reproducible (fixed timestamps, fixed order).
 """
 import re
 import shutil
@@ -21,7 +25,9 @@ from pathlib import Path
 import nbformat
 
 from booktools.book import lectures, page_url
+from booktools.grading import autograder_bundle, questions
 from booktools.layout import ASSIGNMENTS, STUDENT
+from booktools.notebooks import binder_requirements
 from booktools.student import PLACEHOLDER_CODE
 
 EXERCISE_HEADING = re.compile(r"^### (Exercise [\d.]+)\s*$", re.M)
@@ -121,7 +127,9 @@ def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS):
             (f"{name}/{name}.ipynb", source.read_bytes()),
             (f"{name}/README.md", readme(nb, doc).encode("utf-8")),
         ])
-        print(f"{out / name}.zip: {len(exercises(nb))} exercises")
+        autograder_bundle(doc, out / f"{name}-autograder.zip", binder_requirements())
+        print(f"{out / name}.zip: {len(exercises(nb))} exercises; {out / name}-autograder.zip: "
+              f"{sum(q.points for q in questions(doc)):g} points")
     return 0
 
 

@@ -10,6 +10,7 @@ Writes, for tag v1.2.0:
     lectures-v1.2.0-notebooks.zip          the full edition's notebooks (with Binder environment)
     lectures-v1.2.0-student-notebooks.zip  the student edition's notebooks (no solutions)
     assignment-v1.2.0-<lecture>.zip        each lecture's assignment (student notebook + README)
+    autograder-v1.2.0-<lecture>.zip        its Otter autograder (for Gradescope; `make grade` locally)
 
 Everything comes from the tree `make test` built and checked; nothing is rebuilt here.
 """
@@ -49,6 +50,7 @@ def main(tag, out=BUILD / "release"):
     for doc in lectures():
         name = Path(doc).name
         shutil.copy(ASSIGNMENTS / f"{name}.zip", out / f"assignment-{tag}-{name}.zip")
+        shutil.copy(ASSIGNMENTS / f"{name}-autograder.zip", out / f"autograder-{tag}-{name}.zip")
     for path in sorted(out.iterdir()):
         print(path)
     return 0

@@ -27,8 +27,29 @@ def unpack(doc, into):
         return archive.namelist()
 
 
-def test_there_is_one_zip_per_lecture_and_nothing_else():
-    assert sorted(p.name for p in ASSIGNMENTS.glob("*")) == sorted(f"{Path(d).name}.zip" for d in LECTURES)
+def test_there_is_a_student_zip_and_an_autograder_per_lecture_and_nothing_else():
+    expected = [f"{Path(d).name}{suffix}.zip" for d in LECTURES for suffix in ("", "-autograder")]
+    assert sorted(p.name for p in ASSIGNMENTS.glob("*")) == sorted(expected)
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_autograder_holds_one_test_per_exercise_and_the_pinned_runtime(doc):
+    from booktools.grading import questions
+    with zipfile.ZipFile(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip") as archive:
+        names = set(archive.namelist())
+        assert {f"tests/{q.label}.py" for q in questions(doc)} <= names
+        assert {"run_autograder", "setup.sh", "environment.yml"} <= names
+        environment = archive.read("environment.yml").decode()
+        for q in questions(doc):
+            test = archive.read(f"tests/{q.label}.py").decode()
+            assert f"points = {q.points!r}" in test and repr(q.check) in test
+    assert "python=3.11" in environment and "numba==" in environment and "jax==" in environment
+
+
+def test_the_student_zip_holds_no_test():
+    for doc in LECTURES:
+        with zipfile.ZipFile(ASSIGNMENTS / f"{Path(doc).name}.zip") as archive:
+            assert not [n for n in archive.namelist() if "/tests/" in n or n.endswith(".py")]
 
 
 @pytest.mark.parametrize("doc", LECTURES)

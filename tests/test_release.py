@@ -19,7 +19,8 @@ def test_release_holds_site_pdfs_both_editions_notebooks_and_every_assignment(tm
     expected = (["lectures-v9.8.7-site.zip", "lectures-v9.8.7-book.pdf", "lectures-v9.8.7-notebooks.zip",
                  "lectures-v9.8.7-student-notebooks.zip"]
                 + [f"lectures-v9.8.7-{page}.pdf" for page in pages]
-                + [f"assignment-v9.8.7-{Path(doc).name}.zip" for doc in lectures()])
+                + [f"assignment-v9.8.7-{Path(doc).name}.zip" for doc in lectures()]
+                + [f"autograder-v9.8.7-{Path(doc).name}.zip" for doc in lectures()])
     assert names == sorted(expected)
     assert (tmp_path / "lectures-v9.8.7-book.pdf").read_bytes() == PDF.read_bytes()
     with zipfile.ZipFile(tmp_path / "lectures-v9.8.7-site.zip") as site:

@@ -1,0 +1,115 @@
+"""The grader's questions and refusals (booktools/grading.py), without executing a lecture.
+
+tests/test_grading_submissions.py grades real submissions, good and bad."""
+import json
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from booktools import grading
+from booktools.book import ROOT, lectures
+
+LECTURES = lectures()
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_every_exercise_is_a_question_with_points_and_a_check(doc):
+    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    graded = grading.questions(doc)
+    assert [q.label for q in graded] == re.findall(r"^```\{exercise\}\n:label: (\S+)$", text, re.M)
+    assert all(q.points > 0 and "assert" in q.check for q in graded)
+    chapter = LECTURES.index(doc) + 1
+    assert [q.exercise for q in graded] == [f"Exercise {chapter}.{k}" for k in range(1, len(graded) + 1)]
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_otter_test_files_hold_each_check_with_its_points(doc, tmp_path):
+    from otter.nbmeta_config import NBMetadataConfig
+    from otter.test_files import create_test_file
+    paths = grading.write_test_files(doc, tmp_path)
+    for q, path in zip(grading.questions(doc), paths):
+        test = create_test_file(str(path), NBMetadataConfig())     # as Otter reads it
+        assert test.name == q.label and sum(case.points for case in test.test_cases) == q.points
+        assert repr(q.check) in path.read_text()
+
+
+def test_an_otter_test_passes_on_a_right_answer_and_fails_on_a_wrong_one(tmp_path):
+    import numpy as np
+    from otter.nbmeta_config import NBMetadataConfig
+    from otter.test_files import create_test_file
+    path = grading.write_test_files("lectures/numpy", tmp_path)[0]           # poly(x, coef)
+    right = {"np": np, "poly": lambda x, coef: np.polynomial.polynomial.polyval(np.asarray(x, float), coef)}
+    wrong = {"np": np, "poly": lambda x, coef: np.zeros_like(np.asarray(x, float))}
+    for env, passed in ((right, True), (wrong, False)):
+        test = create_test_file(str(path), NBMetadataConfig())
+        test.run(env)
+        assert test.passed_all is passed
+
+
+def run_grader(*args):
+    return subprocess.run([sys.executable, "-m", "booktools.grading", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_file_that_is_not_a_notebook_is_refused(tmp_path):
+    path = tmp_path / "answers.ipynb"
+    path.write_text("print('hello')\n")
+    result = run_grader(path)
+    assert result.returncode == 2 and "is not a Jupyter notebook" in result.stderr
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_an_empty_notebook_is_refused(tmp_path):
+    path = tmp_path / "empty.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# NumPy")]), path)
+    result = run_grader(path)
+    assert result.returncode == 2 and "empty notebook" in result.stderr
+
+
+def student_like(doc):
+    """A notebook with the lecture's title and exercise headings, as a student's would have."""
+    cells = [nbformat.v4.new_markdown_cell(f"### {q.exercise}\n\nText.") for q in grading.questions(doc)]
+    cells.append(nbformat.v4.new_code_cell("x = 1"))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["title"] = grading.title(doc)
+    return nb
+
+
+def test_a_notebook_from_another_lecture_is_refused(tmp_path):
+    path = tmp_path / "numba.ipynb"
+    nbformat.write(student_like("lectures/numba"), path)
+    result = run_grader(path, "--lecture", "numpy")
+    assert result.returncode == 2 and "is the assignment of lectures/numba, not of numpy" in result.stderr
+
+
+def test_a_notebook_of_no_lecture_is_refused(tmp_path):
+    path = tmp_path / "other.ipynb"
+    nb = student_like("lectures/numba")
+    nb.metadata["title"] = "Some other course"
+    nb.cells = [c for c in nb.cells if c.cell_type == "code"]
+    nbformat.write(nb, path)
+    result = run_grader(path)
+    assert result.returncode == 2 and "cannot tell which lecture" in result.stderr
+
+
+def test_the_notebook_is_identified_by_its_title_or_its_exercises():
+    nb = student_like("lectures/scaling")
+    assert grading.identify(nb, "x.ipynb") == "lectures/scaling"
+    nb.metadata.pop("title")
+    assert grading.identify(nb, "x.ipynb", "scaling") == "lectures/scaling"
+
+
+def test_the_report_lists_each_question_and_the_total():
+    result = {"notebook": "a.ipynb", "lecture": "lectures/numpy", "total": 2.0, "max": 5.0, "seconds": 3.0,
+              "notes": [], "questions": [
+                  {"label": "numpy-ex1", "exercise": "Exercise 1.1", "points": 2.0, "earned": 2.0, "message": ""},
+                  {"label": "numpy-ex2", "exercise": "Exercise 1.2", "points": 3.0, "earned": 0.0,
+                   "message": "AssertionError: wrong"}]}
+    text = grading.report(result)
+    assert "Exercise 1.1 (numpy-ex1): 2 / 2" in text
+    assert "Exercise 1.2 (numpy-ex2): 0 / 3  AssertionError: wrong" in text
+    assert text.endswith("total: 2 / 5  (3 s)")
+    json.dumps(result)

@@ -13,7 +13,7 @@ REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
 LECTURE_RUNTIME = {
     "numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "jax": "jax", "jaxlib": "jaxlib",
     "matplotlib": "matplotlib", "quantecon": "quantecon", "threadpoolctl": "threadpoolctl",
-    "psutil": "psutil",
+    "psutil": "psutil", "dask": "dask", "distributed": "distributed", "bokeh": "bokeh",
 }
 # What runs the lectures under pytest, cell by cell (pytest.ini, booktools.pytest_lectures).
 LECTURE_RUNNER = ["pytest", "pytest-xdist", "nbval", "jupytext", "ipykernel"]

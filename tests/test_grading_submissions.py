@@ -48,6 +48,18 @@ def argmax_f(grid):
     i = np.argmax(best)
     return best[i], i, where[i]
 '''),
+    "lectures/beyond_one_device": ("Exercise 6.2", '''
+@numba.vectorize(["float64(float64, int64)"])
+def final_value(x0, T):
+    x = x0
+    for _ in range(T):
+        x = 4.0 * x * (1 - x)
+    return x
+
+def paths_mean(x0s, T, chunk):
+    blocks = da.from_array(np.asarray(x0s, dtype=float), chunks=chunk)
+    return blocks.map_blocks(lambda b: final_value(b, T), dtype=float).mean().compute()
+'''),
     "lectures/scaling": ("Exercise 5.2", '''
 def growth_exponent(records, name):
     largest = sorted((r["n"], r["best_s"]) for r in records if r["name"] == name)[-3:]

@@ -19,6 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 
 from booktools.book import lectures, notebook_pages
@@ -94,6 +95,10 @@ def test_notebook_runs_top_to_bottom_alone_in_a_colab_like_python(colab, built_n
     raised = [c for c in code if any(o.output_type == "error" for o in c.outputs)]
     assert all("raises-exception" in c.metadata.get("tags", []) for c in raised), (
         f"{doc}: an error in a cell that should not raise")
+    # Nothing it started outlives it: no kernel, no Dask worker or scheduler process.
+    stray = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
+             if (p.info["cmdline"] or [""])[0] == colab["python"]]
+    assert not stray, f"{doc} left processes running: {stray}"
     if "import lecture_tools" in "".join(c.source for c in code):
         # It ran standalone: the helper module came out of the notebook, next to it.
         assert (path.parent / "lecture_tools.py").exists()

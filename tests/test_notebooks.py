@@ -198,3 +198,18 @@ def test_side_by_side_tabs_become_the_running_code_in_order_in_the_notebook(buil
     titles = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.strip() in
               ("NumPy", "Numba", "JAX")]
     assert len(titles) == 6 and titles[0] < positions[0] and titles[3] < positions[5] < titles[4]
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_code_cell_of_a_notebook_is_code_the_page_runs(built_notebooks, doc):
+    """A ```python fence in the prose would become a code cell that readers run (and the
+    Colab-like run with them): only the page's code cells, the setup cells and the
+    functions the page includes from benchmarks.py may be code."""
+    import inspect
+
+    import benchmarks
+    allowed = {c.source.strip() for c in jupytext.read(ROOT / f"{doc}.md").cells if c.cell_type == "code"}
+    allowed |= {inspect.getsource(getattr(benchmarks, name)).strip() for name in SHOWN}
+    extra = [c.source[:120] for c in notebook(built_notebooks, doc).cells if c.cell_type == "code"
+             and "setup" not in c.metadata.get("tags", []) and c.source.strip() not in allowed]
+    assert not extra, f"{doc}: code cells that are not the page's code: {extra}"

@@ -50,7 +50,7 @@ def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student
     path = submit(tmp_path, grading.answered(read(student / "notebooks", "lectures/numpy"), answers))
     keep = tmp_path / "hand-in" / "other-work.txt"          # beside the submission, outside the grader's folder
     keep.write_text("not the grader's")
-    result = grading.grade(path, cell_timeout=10, question_timeout=5)
+    result = grading.grade(path, cell_timeout=6, question_timeout=3)
     rows = {row["exercise"]: row for row in result["questions"]}
     assert rows["Exercise 1.1"]["earned"] == earned, rows["Exercise 1.1"]
     assert message in rows["Exercise 1.1"]["message"]

@@ -44,7 +44,7 @@ help:  ## List every target
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
 	touch $@
 
 venv: $(STAMP)  ## Create .venv, install the pinned requirements and the booktools package (only when they changed)

@@ -61,7 +61,7 @@ def colab(tmp_path_factory):
     venv = tmp_path_factory.mktemp("colab") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                     *pinned(COLAB_SHIPS + KERNEL)], check=True)
     before = installed(python)
     assert "quantecon" not in before and "threadpoolctl" not in before

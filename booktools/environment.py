@@ -8,11 +8,10 @@
     python -m booktools.environment --check  # exit 1 if either is out of date
 """
 import sys
-from pathlib import Path
 
-from booktools.requirements import python_version, read_pins
+from booktools.requirements import REQUIREMENTS, python_version, read_pins
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REQUIREMENTS.parent
 ENVIRONMENT = ROOT / "environment.yml"
 GPU_OVERLAY = ROOT / "requirements-gpu.txt"
 CUDA = "cuda12"   # JAX's CUDA 12 wheels run with NVIDIA drivers >= 525

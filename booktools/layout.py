@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
-ROOT = Path(__file__).resolve().parent.parent
+from booktools.book import ROOT
+
 BUILD = ROOT / "_build"
 HTML = BUILD / "html"                         # make html
 NOTEBOOKS = BUILD / "notebooks"               # make notebooks: what the notebooks branch holds

@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+# Standard library only: the canary workflow runs this module before anything is installed,
+# so it cannot take the repository root from booktools.book (which needs PyYAML).
 REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
 # What the lectures import, by import name -> distribution name in requirements.txt: the
 # notebooks' setup cell installs these (pinned) where missing.

@@ -42,9 +42,15 @@ SHELL := bash
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
+# uv installs the pins (the same packages pip would, several times faster); pip installs
+# only uv itself, at the version requirements.txt pins.
+UV_PIN = $(shell grep -oE '^uv==[^ ]+' requirements.txt)
+UV_INSTALL = $(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode
+
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(UV_PIN)
+	$(UV_INSTALL) -r requirements.txt -e .
 	touch $@
 
 venv: $(STAMP)  ## Create .venv, install the pinned requirements and the booktools package (only when they changed)
@@ -93,11 +99,13 @@ latex:  ## Install the TeX packages `make pdf` needs, if missing (apt-get, as ro
 	  || { echo "make pdf needs TeX: run 'sudo apt-get install $(TEX_PACKAGES)' (Debian/Ubuntu)"; exit 1; }
 
 # --individualpages: book.pdf, and beside it one PDF per page (numpy.pdf, ...). Both are
-# copied into the built site, where every page's download menu links them.
-pdf: $(STAMP) latex  ## The book as one PDF, _build/latex/book.pdf, and one per page (executes lectures, cached)
+# copied into the built site, where every page's download menu links them. After `html`,
+# whose executed lectures it reads from the cache: it executes nothing itself.
+pdf: html latex  ## The book as one PDF, _build/latex/book.pdf, and one per page (executes lectures, cached)
 	@mkdir -p $(BOOK)/_build
-	$(JB_BUILD) --builder pdflatex --individualpages 2>&1 | tee $(BOOK)/_build/pdf.log \
-	  || { echo "PDF build failed: the full log is in $(BOOK)/_build/pdf.log, LaTeX's in $(BOOK)/_build/latex/book.log"; exit 1; }
+	@echo "Building the PDFs: LaTeX's output goes to $(BOOK)/_build/pdf.log"
+	$(JB_BUILD) --builder pdflatex --individualpages > $(BOOK)/_build/pdf.log 2>&1 \
+	  || { tail -n 40 $(BOOK)/_build/pdf.log; echo "PDF build failed: the full log is in $(BOOK)/_build/pdf.log, LaTeX's in $(BOOK)/_build/latex/book.log"; exit 1; }
 	mkdir -p $(SITE_PDFS)
 	cp _build/latex/book.pdf _build/html/book.pdf
 	cd _build/latex && cp $$(ls *.pdf | grep -v '^book.pdf$$') ../../$(SITE_PDFS)/
@@ -105,6 +113,13 @@ pdf: $(STAMP) latex  ## The book as one PDF, _build/latex/book.pdf, and one per 
 chromium:  ## Install Debian's Chromium for the browser tests, if missing (apt-get, as root)
 	@test -x $(CHROMIUM) || $(call apt_install,chromium) \
 	  || { echo "Chromium is needed at $(CHROMIUM): run 'sudo apt-get install chromium' (Debian/Ubuntu)"; exit 1; }
+
+# `make test` alone runs $(JOBS) jobs at a time: the lectures still execute once, with nothing
+# beside them (their timings are published), then the student edition builds beside the
+# PDF (whose LaTeX output goes to its log, so the two do not interleave on the screen).
+ifeq ($(MAKECMDGOALS),test)
+MAKEFLAGS += -j$(JOBS)
+endif
 
 test: html student assignments pdf chromium  ## Build site, student edition, assignments and PDF, then run the whole suite
 	$(BIN)/python -m pytest -n $(JOBS) --durations=10
@@ -115,7 +130,7 @@ release: $(STAMP)  ## Files for a GitHub release from what `make test` built: ma
 	$(BIN)/python -m booktools.release $(TAG) _build/release
 
 $(GPU_STAMP): $(STAMP) requirements-gpu.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-gpu.txt
+	$(UV_INSTALL) -r requirements-gpu.txt
 	touch $@
 
 # The execution cache does not know which device ran a lecture, so the GPU run starts

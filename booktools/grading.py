@@ -2,6 +2,8 @@
 
     python -m booktools.grading NOTEBOOK [--lecture NAME] [--out RESULT.json]   # `make grade`
         [--cell-timeout 120] [--question-timeout 60] [--notebook-timeout 900]   # seconds
+        [--kernel NAME]          # the Jupyter kernel to run it in (default: python3, this Python)
+        [--executed RAN.ipynb]   # also write the notebook as it ran, with its outputs
 
 The questions come from the lecture's source, not from the submission: each exercise
 (its label, its number as on the site, the points its statement gives as
@@ -150,8 +152,11 @@ def _verdict(cell, marker, timed_out, limit):
     return False, result["message"]
 
 
-def grade(path, lecture=None, cell_timeout=120, question_timeout=60, notebook_timeout=900):
-    """Grade one submitted notebook; returns the result as a dict (see the module docstring)."""
+def grade(path, lecture=None, cell_timeout=120, question_timeout=60, notebook_timeout=900,
+          kernel="python3", executed=None):
+    """Grade one submitted notebook; returns the result as a dict (see the module docstring).
+    `kernel` names the Jupyter kernel that runs it; with `executed`, the notebook as it ran
+    (the submission's cells and their outputs, no tests) is written to that path."""
     nb = read_submission(path)
     doc = identify(nb, path, lecture)
     graded = questions(doc)
@@ -163,7 +168,7 @@ def grade(path, lecture=None, cell_timeout=120, question_timeout=60, notebook_ti
         name = Path(path).name
         shutil.copy(path, Path(folder) / name)
         client = NotebookClient(nb, timeout=cell_timeout, interrupt_on_timeout=True, allow_errors=True,
-                                kernel_name="python3", resources={"metadata": {"path": folder}})
+                                kernel_name=kernel, resources={"metadata": {"path": folder}})
         try:
             with client.setup_kernel():
                 for index, cell in enumerate(list(nb.cells)):
@@ -174,6 +179,8 @@ def grade(path, lecture=None, cell_timeout=120, question_timeout=60, notebook_ti
                         break
                     client.execute_cell(cell, index)
                     _trim(cell)
+                if executed is not None:
+                    nbformat.write(nb, executed)
                 for q in graded:
                     test = nbformat.v4.new_code_cell(TEST_CELL.format(check=q.check, label=q.label, marker=marker))
                     client.timeout = question_timeout
@@ -286,10 +293,12 @@ def main(argv=None):
     parser.add_argument("--cell-timeout", type=float, default=120)
     parser.add_argument("--question-timeout", type=float, default=60)
     parser.add_argument("--notebook-timeout", type=float, default=900)
+    parser.add_argument("--kernel", default="python3", help="the Jupyter kernel to run the notebook in")
+    parser.add_argument("--executed", help="also write the notebook as it ran, with its outputs, here")
     args = parser.parse_args(argv)
     try:
         result = grade(args.notebook, args.lecture, args.cell_timeout, args.question_timeout,
-                       args.notebook_timeout)
+                       args.notebook_timeout, args.kernel, args.executed)
     except SubmissionError as error:
         print(f"cannot grade: {error}", file=sys.stderr)
         return 2

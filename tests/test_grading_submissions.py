@@ -1,9 +1,7 @@
 """Grading real submissions (`make grade`): the student notebooks of `make student`, filled in
-with the site's solutions, with answers written differently, and with bad ones."""
-import json
-import subprocess
-import sys
-
+with the site's solutions and one answer written differently. Bad answers are in
+tests/test_grading_bad_answers.py; the unanswered notebook is graded (0 points) in the
+Colab-like run, tests/test_colab_run.py."""
 import nbformat
 import pytest
 
@@ -91,18 +89,3 @@ def test_full_answers_one_written_differently_score_full_marks(doc, built_notebo
     lost = [row for row in result["questions"] if row["earned"] != row["points"]]
     assert not lost and result["total"] == result["max"] > 0, lost
     print(f"{doc}: {result['total']:g} / {result['max']:g} in {result['seconds']:g} s")
-
-
-@pytest.mark.parametrize("doc", LECTURES)
-def test_the_unanswered_notebook_scores_zero_with_a_line_per_question(doc, student, tmp_path):
-    path = submit(tmp_path, read(student / "notebooks", doc))
-    out = tmp_path / "result.json"
-    run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--out", str(out)],
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    result = json.loads(out.read_text())
-    assert result["lecture"] == doc and result["total"] == 0 and result["max"] > 0
-    assert all(row["earned"] == 0 and row["message"] for row in result["questions"])
-    for row in result["questions"]:
-        assert f"{row['exercise']} ({row['label']}): 0 / {row['points']:g}" in run.stdout
-    assert f"total: 0 / {result['max']:g}" in run.stdout

@@ -28,9 +28,10 @@ TEX_PACKAGES := latexmk texlive-xetex texlive-latex-recommended texlive-latex-ex
   texlive-fonts-recommended tex-gyre fonts-freefont-otf
 
 # Install Debian packages with apt-get, only when running as root (else fail, and the
-# caller prints what to install).
-apt_install = { test "$$(id -u)" = 0 && apt-get update -qq \
-  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1); }
+# caller prints what to install). One at a time (flock): `make test` may ask for TeX and
+# Chromium at once, and two apt-gets fail on each other's lock.
+apt_install = { test "$$(id -u)" = 0 && flock /tmp/booktools-apt.lock sh -c \
+  'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1)'; }
 
 # bash with pipefail, so that a build piped through `tee` still fails when the build does.
 SHELL := bash

@@ -36,6 +36,18 @@ def test_makefile_names_the_build_folders_booktools_layout_names():
     assert ROOT / variables["SITE_PDFS"] == layout.HTML / layout.SITE_PDFS
 
 
+def test_parallel_make_test_executes_lectures_only_in_html():
+    """`make test` runs two jobs at a time. The builds that read the execution cache (the
+    PDF, the student edition) must wait for `html`, or they would execute every lecture
+    again, beside it, and disturb the timings the pages publish."""
+    makefile = (ROOT / "Makefile").read_text()
+    prerequisites = {target: deps.split() for target, deps in
+                     re.findall(r"^([\w.-]+):(?!=)([^#\n]*)", makefile, re.M)}
+    assert "-j$(JOBS)" in makefile and "ifeq ($(MAKECMDGOALS),test)" in makefile
+    assert "html" in prerequisites["pdf"] and "html" in prerequisites["student"]
+    assert "notebooks" in prerequisites["html"]
+
+
 def test_sphinx_loads_our_extensions_from_the_package_by_module_path():
     extensions = config()["sphinx"]["extra_extensions"]
     ours = [e for e in extensions if e.startswith("booktools.")]

@@ -101,11 +101,12 @@ latex:  ## Install the TeX packages `make pdf` needs, if missing (apt-get, as ro
 
 # --individualpages: book.pdf, and beside it one PDF per page (numpy.pdf, ...). Both are
 # copied into the built site, where every page's download menu links them. After `html`,
-# whose executed lectures it reads from the cache: it executes nothing itself.
+# whose executed lectures it reads from the cache: it executes nothing itself. Sphinx then
+# runs `make all-pdf`, one LaTeX run per PDF: MAKEFLAGS lets it run $(JOBS) at a time.
 pdf: html latex  ## The book as one PDF, _build/latex/book.pdf, and one per page (executes lectures, cached)
 	@mkdir -p $(BOOK)/_build
 	@echo "Building the PDFs: LaTeX's output goes to $(BOOK)/_build/pdf.log"
-	$(JB_BUILD) --builder pdflatex --individualpages > $(BOOK)/_build/pdf.log 2>&1 \
+	MAKEFLAGS=-j$(JOBS) $(JB_BUILD) --builder pdflatex --individualpages > $(BOOK)/_build/pdf.log 2>&1 \
 	  || { tail -n 40 $(BOOK)/_build/pdf.log; echo "PDF build failed: the full log is in $(BOOK)/_build/pdf.log, LaTeX's in $(BOOK)/_build/latex/book.log"; exit 1; }
 	mkdir -p $(SITE_PDFS)
 	cp _build/latex/book.pdf _build/html/book.pdf

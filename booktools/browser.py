@@ -67,7 +67,12 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def wait_for_page(page):
-    """Wait until the page, its requests and its math typesetting have settled."""
-    page.wait_for_load_state("networkidle")
-    page.evaluate("() => window.MathJax?.startup?.promise ?? null")
+def wait_for_page(page, network_idle=True):
+    """Wait until the page has loaded, its math is typeset, its fonts are in and its CSS
+    transitions (the theme fades colours in) have ended; with `network_idle` (for checks on
+    what a page requests), also until no request has been in flight for half a second,
+    which costs every page that half second."""
+    page.wait_for_load_state("networkidle" if network_idle else "load")
+    page.evaluate("() => Promise.all([window.MathJax?.startup?.promise ?? null, document.fonts.ready])"
+                  ".then(() => Promise.all(document.getAnimations().map(a => a.finished)))"
+                  ".then(() => null)")

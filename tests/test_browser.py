@@ -62,10 +62,13 @@ def journal():
 
 @pytest.fixture(scope="module")
 def open_page(browser, site, journal):
-    """Open a page of the site in a fresh context (viewport, colour scheme), watched."""
+    """Open a page of the site in a fresh context (viewport, colour scheme), watched. With
+    `idle=False`, return once it has loaded and typeset, without waiting for the network to
+    go quiet: for checks on the rendered page. It stays open and watched, and the last
+    test of this module reads what every page logged, late requests included."""
     contexts = []
 
-    def open_(doc, viewport=DESKTOP, mode="light", query=""):
+    def open_(doc, viewport=DESKTOP, mode="light", query="", idle=True):
         context = browser.new_context(viewport=viewport, color_scheme=mode)
         contexts.append(context)
         page = context.new_page()
@@ -97,7 +100,7 @@ def open_page(browser, site, journal):
         page.on("response", on_response)
         page.on("request", on_request)
         page.goto(f"{site}{doc}.html{query}")
-        wait_for_page(page)
+        wait_for_page(page, network_idle=idle)
         return record
 
     yield open_
@@ -176,7 +179,7 @@ def test_surface_plot_is_visible_and_not_blank(visits):
 
 @pytest.mark.parametrize("doc", PAGES)
 def test_no_horizontal_page_scroll_at_phone_width(open_page, doc):
-    page = open_page(doc, viewport=PHONE)["page"]
+    page = open_page(doc, viewport=PHONE, idle=False)["page"]
     scroll, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert scroll <= width, f"{doc}: the page is {scroll}px wide on a {width}px phone"
 
@@ -185,7 +188,7 @@ def test_no_horizontal_page_scroll_at_phone_width(open_page, doc):
 @pytest.mark.parametrize("doc", PAGES)
 def test_no_serious_or_critical_accessibility_violations(open_page, doc, mode):
     from axe_playwright_python.sync_playwright import Axe
-    page = open_page(doc, mode=mode)["page"]
+    page = open_page(doc, mode=mode, idle=False)["page"]
     assert page.evaluate("document.documentElement.dataset.theme") == mode
     # preload=False: axe's own fetch of the theme's @import-ed stylesheets resolves them
     # against the site root (a 404 for /basic.css that no reader's browser makes); it feeds

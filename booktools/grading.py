@@ -227,6 +227,19 @@ def solutions(full):
     return found
 
 
+def exercises_only(nb):
+    """`nb` without the lecture, as a student may hand it back: its opening cells (title,
+    setup, helper module, imports: up to the first section after them) and its exercises.
+    The site's solutions need the lecture's cells; an unanswered or a badly answered
+    notebook does not."""
+    heads = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    lecture = next(i for i in heads if i > first_code)
+    exercises = next(i for i in heads if nb.cells[i].source.startswith("## Exercises"))
+    nb.cells = nb.cells[:lecture] + nb.cells[exercises:]
+    return nb
+
+
 def answered(student_nb, answers):
     """The student notebook with the empty cell under each exercise replaced by its answer."""
     nb = nbformat.from_dict(json.loads(json.dumps(student_nb)))      # a deep copy

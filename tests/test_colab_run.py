@@ -3,14 +3,15 @@ only what Colab ships (NumPy, Numba, JAX, Matplotlib and the Jupyter kernel), ru
 bottom.
 
 For a lecture that is its assignment (`make assignments`: the student notebook, unzipped
-into an empty folder, exercises unanswered), run the way an instructor grades it: by
-`python -m booktools.grading` (`make grade`) with that Python as its kernel, which must
-score it 0 with a line per question. For the other notebook pages, the published
-notebook. Its setup cell must bring in the rest (quantecon, threadpoolctl), and its
-helper cells the `lecture_tools` module, without touching the NumPy, Numba and JAX
-already there. The full edition's notebooks carry the same setup cells
-(tests/test_notebooks.py checks), and their code runs under nbval; running the student
-edition here is that edition's one execution.
+into an empty folder), with its empty answer cells filled in as a student hands it back
+(the site's solutions, one of them written differently), graded the way an instructor
+grades it: by `python -m booktools.grading` (`make grade`) with that Python as its
+kernel, which must give full marks. Every other cell is the notebook as received. For
+the other notebook pages, the published notebook. Its setup cell must bring in the rest
+(quantecon, threadpoolctl), and its helper cells the `lecture_tools` module, without
+touching the NumPy, Numba and JAX already there. The full edition's notebooks carry the
+same setup cells (tests/test_notebooks.py checks), and their code runs under nbval;
+running the student edition here is that edition's one execution.
 """
 import json
 import os
@@ -25,6 +26,7 @@ import nbformat
 import psutil
 import pytest
 
+from booktools import grading
 from booktools.book import lectures, notebook_pages
 from booktools.layout import ASSIGNMENTS
 from booktools.requirements import pinned_versions
@@ -35,6 +37,63 @@ COLAB_SHIPS = ["numpy", "numba", "llvmlite", "jax", "jaxlib", "matplotlib"]
 KERNEL = ["ipykernel", "nbclient"]
 PROTECTED = ["numpy", "numba", "llvmlite", "jax", "jaxlib"]
 KERNEL_NAME = "colab-like"
+
+# One answer per lecture written differently from the site's solution (and correct).
+ALTERNATIVES = {
+    "lectures/numpy": ("Exercise 1.2", '''
+def ecdf(data, t):
+    ordered = np.sort(np.asarray(data, dtype=float))
+    return np.searchsorted(ordered, np.asarray(t, dtype=float), side="right") / ordered.size
+'''),
+    "lectures/numba": ("Exercise 2.1", '''
+@numba.jit
+def pi_estimate(n):
+    u = np.random.random(n)
+    v = np.random.random(n)
+    return 4.0 * np.count_nonzero(u * u + v * v <= 1.0) / n
+'''),
+    "lectures/jax_intro": ("Exercise 3.4", '''
+@jax.jit
+def steps_to_exceed(x0, threshold, max_steps):
+    x1 = 4.0 * jnp.asarray(x0, dtype=float) * (1.0 - x0)
+    state = lax.while_loop(lambda s: (s["x"] <= threshold) & (s["t"] < max_steps),
+                           lambda s: {"t": s["t"] + 1, "x": 4.0 * s["x"] * (1.0 - s["x"])},
+                           {"t": 1, "x": x1})
+    return jnp.where(state["x"] > threshold, state["t"], max_steps)
+'''),
+    "lectures/numpy_vs_numba_vs_jax": ("Exercise 4.1", '''
+@numba.jit(parallel=True)
+def argmax_f(grid):
+    n = len(grid)
+    best, where = np.empty(n), np.empty(n, dtype=np.int64)
+    for i in numba.prange(n):
+        row = np.cos(grid[i]**2 + grid**2) / (1 + grid[i]**2 + grid**2)
+        where[i] = np.argmax(row)
+        best[i] = row[where[i]]
+    i = np.argmax(best)
+    return best[i], i, where[i]
+'''),
+    "lectures/beyond_one_device": ("Exercise 6.2", '''
+@numba.vectorize(["float64(float64, int64)"])
+def final_value(x0, T):
+    x = x0
+    for _ in range(T):
+        x = 4.0 * x * (1 - x)
+    return x
+
+def paths_mean(x0s, T, chunk):
+    blocks = da.from_array(np.asarray(x0s, dtype=float), chunks=chunk)
+    return blocks.map_blocks(lambda b: final_value(b, T), dtype=float).mean().compute()
+'''),
+    "lectures/scaling": ("Exercise 5.2", '''
+def growth_exponent(records, name):
+    largest = sorted((r["n"], r["best_s"]) for r in records if r["name"] == name)[-3:]
+    x = np.log([n for n, _ in largest])
+    y = np.log([t for _, t in largest])
+    return float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+'''),
+}
+
 
 RUN_NOTEBOOK = """
 import sys, time, nbformat
@@ -67,7 +126,7 @@ def colab(tmp_path_factory):
     venv = tmp_path_factory.mktemp("colab") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "--python", python, "--quiet",
+    subprocess.run([sys.executable, "-m", "uv", "pip", "install", "--python", python, "--quiet", "--compile-bytecode",
                     *pinned(COLAB_SHIPS + KERNEL)], check=True)
     subprocess.run([python, "-m", "ipykernel", "install", "--prefix", str(venv), "--name", KERNEL_NAME],
                    check=True, capture_output=True)
@@ -123,8 +182,16 @@ def test_page_notebook_runs_top_to_bottom_alone_in_a_colab_like_python(colab, bu
 
 
 @pytest.mark.parametrize("doc", lectures())
-def test_unanswered_assignment_runs_alone_in_a_colab_like_python_and_scores_zero(colab, tmp_path, doc):
-    path = notebook_as_received(None, doc, tmp_path)
+def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_marks(
+        colab, built_notebooks, tmp_path, doc):
+    path = notebook_as_received(built_notebooks, doc, tmp_path)
+    answers = {exercise: "\n\n".join(code) for exercise, code in
+               grading.solutions(nbformat.read(built_notebooks / f"{doc}.ipynb", as_version=4)).items()}
+    exercise, alternative = ALTERNATIVES[doc]
+    assert exercise in answers
+    answers[exercise] = alternative
+    received = nbformat.read(path, as_version=4)
+    nbformat.write(grading.answered(received, answers), path)
     out, ran = tmp_path / "result.json", tmp_path / "ran.ipynb"
     run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--kernel", KERNEL_NAME,
                           "--out", str(out), "--executed", str(ran)],
@@ -133,13 +200,16 @@ def test_unanswered_assignment_runs_alone_in_a_colab_like_python_and_scores_zero
     result = json.loads(out.read_text())
     colab["times"][doc] = result["seconds"]
     print(f"{doc}: {result['seconds']:g} s")
-    code = ran_alone(colab, doc, nbformat.read(ran, as_version=4))
+    executed = nbformat.read(ran, as_version=4)
+    code = ran_alone(colab, doc, executed)
+    # Only the answer cells differ from the notebook as received.
+    changed = [a.source for a, b in zip(executed.cells, received.cells) if a.source != b.source]
+    assert len(executed.cells) == len(received.cells) and len(changed) == len(answers)
     assert not any("_grading_env" in c.source for c in code), "the tests were written out with the notebook"
-    assert result["lecture"] == doc and result["total"] == 0 and result["max"] > 0
-    assert all(row["earned"] == 0 and row["message"] for row in result["questions"])
+    lost = [row for row in result["questions"] if row["earned"] != row["points"]]
+    assert not lost and result["total"] == result["max"] > 0, lost
     for row in result["questions"]:
-        assert f"{row['exercise']} ({row['label']}): 0 / {row['points']:g}" in run.stdout
-    assert f"total: 0 / {result['max']:g}" in run.stdout
+        assert f"{row['exercise']} ({row['label']}): {row['points']:g} / {row['points']:g}" in run.stdout
 
 
 def test_setup_cells_installed_the_rest_and_left_numpy_numba_jax_alone(colab):

@@ -1,6 +1,8 @@
 """The grader's questions and refusals (booktools/grading.py), without executing a lecture.
 
-tests/test_grading_submissions.py grades real submissions, good and bad."""
+Real submissions: answered (full marks) in the Colab-like run, tests/test_colab_run.py;
+unanswered in tests/test_grading_submissions.py; bad answers in
+tests/test_grading_bad_answers.py."""
 import json
 import re
 import subprocess
@@ -113,3 +115,14 @@ def test_the_report_lists_each_question_and_the_total():
     assert "Exercise 1.2 (numpy-ex2): 0 / 3  AssertionError: wrong" in text
     assert text.endswith("total: 2 / 5  (3 s)")
     json.dumps(result)
+
+
+def test_exercises_only_keeps_the_opening_cells_and_the_exercises():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[
+        md("# Title"), md("## Before you start"), code("setup"), code("import numpy as np"),
+        md("## A section"), code("lecture()"), md("## Another"), code("more()"),
+        md("## Exercises"), md("### Exercise 1.1"), code("# answer")])
+    assert [c.source for c in grading.exercises_only(nb).cells] == [
+        "# Title", "## Before you start", "setup", "import numpy as np",
+        "## Exercises", "### Exercise 1.1", "# answer"]

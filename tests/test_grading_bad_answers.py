@@ -2,8 +2,9 @@
 
 The submissions are the numpy lecture's student notebook with Exercises 1.2 and 1.3
 answered as the site does, and Exercise 1.1 answered badly; the lecture's own cells are
-deleted, as a student may do (full notebooks are graded in tests/test_grading_submissions.py),
-so that each of these runs costs a kernel's start, not the lecture's timings."""
+deleted, as a student may do (`grading.exercises_only`; whole answered notebooks are graded
+in the Colab-like run, tests/test_colab_run.py), so that each of these runs costs a
+kernel's start, not the lecture's timings."""
 from pathlib import Path
 
 import nbformat
@@ -16,17 +17,6 @@ pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
 def read(folder, doc):
     return nbformat.read(folder / f"{doc}.ipynb", as_version=4)
-
-
-def exercises_only(nb):
-    """`nb` without the lecture: its opening cells (title, setup, helper module, imports)
-    and its exercises."""
-    heads = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
-    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
-    lecture = next(i for i in heads if i > first_code)
-    exercises = next(i for i in heads if nb.cells[i].source.startswith("## Exercises"))
-    nb.cells = nb.cells[:lecture] + nb.cells[exercises:]
-    return nb
 
 
 def submit(tmp_path, nb):
@@ -60,7 +50,8 @@ def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student
     answers = {exercise: "\n\n".join(cells) for exercise, cells in
                grading.solutions(read(built_notebooks, "lectures/numpy")).items()}
     answers["Exercise 1.1"] = code
-    path = submit(tmp_path, exercises_only(grading.answered(read(student / "notebooks", "lectures/numpy"), answers)))
+    received = read(student / "notebooks", "lectures/numpy")
+    path = submit(tmp_path, grading.exercises_only(grading.answered(received, answers)))
     keep = tmp_path / "hand-in" / "other-work.txt"          # beside the submission, outside the grader's folder
     keep.write_text("not the grader's")
     result = grading.grade(path, cell_timeout=6, question_timeout=3)

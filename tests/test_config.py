@@ -2,13 +2,14 @@
 them, checked here), and imports any reader or tool can follow."""
 import ast
 import re
+import subprocess
 
 import pytest
 import yaml
 
 from booktools import layout
 from booktools.book import ROOT, config
-from booktools.requirements import python_version
+from booktools.requirements import pinned_versions, python_version
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 # Every Python file of the site's own (not the venv's, not build output).
@@ -46,6 +47,14 @@ def test_parallel_make_test_executes_lectures_only_in_html():
     assert "-j$(JOBS)" in makefile and "ifeq ($(MAKECMDGOALS),test)" in makefile
     assert "html" in prerequisites["pdf"] and "html" in prerequisites["student"]
     assert "notebooks" in prerequisites["html"]
+
+
+def test_make_venv_installs_the_uv_requirements_txt_pins():
+    """The Makefile reads uv's pin with grep (booktools is not installed yet when it
+    runs): it must find the very pin booktools.requirements reads."""
+    printed = subprocess.run(["make", "-s", "--eval", "print-uv-pin: ; @echo $(UV_PIN)", "print-uv-pin"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    assert printed == f"uv=={pinned_versions()['uv']}"
 
 
 def test_sphinx_loads_our_extensions_from_the_package_by_module_path():

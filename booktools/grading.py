@@ -214,7 +214,8 @@ def report(result):
 # ------------------------------------------------------------------ submissions
 
 def solutions(full):
-    """{"Exercise 1.2": [code of its solution cells]} from a full-edition notebook: the answer key."""
+    """{"Exercise 1.2": code of its solution cells, joined} from a full-edition notebook: the
+    answer key, as `answered` takes it."""
     found, current = {}, None
     for cell in full.cells:
         if cell.cell_type == "markdown":
@@ -224,7 +225,7 @@ def solutions(full):
                 found[current] = []
         elif current:
             found[current].append(cell.source)
-    return found
+    return {exercise: "\n\n".join(code) for exercise, code in found.items()}
 
 
 def exercises_only(nb):

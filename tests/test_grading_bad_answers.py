@@ -47,8 +47,7 @@ BAD = {
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
 def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student, tmp_path):
     code, earned, message = BAD[case]
-    answers = {exercise: "\n\n".join(cells) for exercise, cells in
-               grading.solutions(read(built_notebooks, "lectures/numpy")).items()}
+    answers = grading.solutions(read(built_notebooks, "lectures/numpy"))
     answers["Exercise 1.1"] = code
     received = read(student / "notebooks", "lectures/numpy")
     path = submit(tmp_path, grading.exercises_only(grading.answered(received, answers)))

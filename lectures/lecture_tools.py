@@ -5,14 +5,19 @@ Lectures import this module for jobs they would otherwise each repeat:
 * honest timing: `time_call` reports the first call (which includes JIT
   compilation) separately from the best of several warm calls, and waits for
   JAX's asynchronous results before stopping the clock;
-* memory: `peak_allocation` (NumPy, via tracemalloc), `compiled_bytes` (XLA's plan);
-* readable numbers: `fmt_seconds`, `fmt_bytes`, `compare_speed`, `compare_size`;
+* what a compiled program does: `loop_operations` lists what XLA runs at each step of a
+  loop, read from the compiled program's text;
+* memory: `peak_allocation` (NumPy, via tracemalloc), `compiled_bytes` (XLA's plan),
+  `minor_faults` (pages the operating system handed a call for the first time);
+* readable numbers: `fmt_seconds`, `fmt_bytes`, `fmt_power_of_ten`, `compare_speed`,
+  `compare_size`;
 * sizing a run to the machine: `growth_exponent` and `affordable_length` turn a short
   probe at two sizes into the largest run that fits a time budget, so a library
   release whose cost grows faster than expected cannot make a lecture hang;
 * glue: `glue` / `glue_md` hand computed values to the page's prose through
   myst-nb, and do nothing harmful where myst-nb is not installed (Colab).
 """
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,13 +38,21 @@ def jax_arrays_in(result):
     return [leaf for leaf in jax.tree_util.tree_leaves(result) if isinstance(leaf, jax.Array)]
 
 
+def is_compiled(fn):
+    """Whether `fn` is a function that JAX (`jax.jit`) or Numba (`numba.jit`) compiles on
+    its first call with new argument types: a jitted function has `.lower`, a Numba
+    dispatcher `.py_func`. A plain Python function (or a lambda around anything) is not."""
+    return callable(getattr(fn, "lower", None)) or callable(getattr(fn, "py_func", None))
+
+
 @dataclass
 class Timing:
     """Wall-clock times of one function, in seconds."""
 
-    first: float                     # first call: includes compilation, if any
+    first: float                     # first call: includes compilation, if the function compiles
     best: float                      # fastest of the warm calls
     runs: list = field(repr=False)   # every warm call
+    compiled: bool = False           # a jitted function: its first call compiled it
 
     @property
     def compile_estimate(self):
@@ -47,8 +60,8 @@ class Timing:
         return max(self.first - self.best, 0.0)
 
     def __str__(self):
-        return (f"first call {fmt_seconds(self.first)} (includes any compilation); "
-                f"best of {len(self.runs)} warm calls {fmt_seconds(self.best)}")
+        first = f"first call {fmt_seconds(self.first)}" + (" (includes compilation)" if self.compiled else "")
+        return f"{first}; best of {len(self.runs)} warm calls {fmt_seconds(self.best)}"
 
 
 def time_call(fn, *args, repeat=5, **kwargs):
@@ -85,7 +98,7 @@ def time_call(fn, *args, repeat=5, **kwargs):
         def call():
             return fn(*args, **kwargs)
     stats = qe.timeit(call, runs=repeat, verbose=False, results=True)
-    return Timing(first=first, best=stats["minimum"], runs=list(stats["elapsed"]))
+    return Timing(first=first, best=stats["minimum"], runs=list(stats["elapsed"]), compiled=is_compiled(fn))
 
 
 def fmt_seconds(seconds):
@@ -102,6 +115,18 @@ def fmt_bytes(nbytes):
         if nbytes >= scale:
             return f"{nbytes / scale:.3g} {unit}"
     return f"{nbytes} bytes"
+
+
+def fmt_power_of_ten(value, digits=1):
+    r"""A number in scientific notation as inline TeX, for prose: '$1.5 \times 10^{-9}$'.
+
+    >>> fmt_power_of_ten(1.49e-9)
+    '$1.5 \\times 10^{-9}$'
+    >>> fmt_power_of_ten(2.98e-8, digits=0)
+    '$3 \\times 10^{-8}$'
+    """
+    mantissa, exponent = f"{value:.{digits}e}".split("e")
+    return f"${mantissa} \\times 10^{{{int(exponent)}}}$"
 
 
 def compare_speed(new, old, tolerance=0.1):
@@ -207,6 +232,24 @@ def compiled_bytes(jitted, *args):
     return stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
 
 
+def minor_faults(fn, *args, **kwargs):
+    """Minor page faults during one call of `fn(*args, **kwargs)`, or None where the
+    operating system does not count them (`resource` is Unix-only).
+
+    A minor fault is the operating system handing the process a page of memory the
+    first time it is touched. An array the allocator takes fresh from the system (glibc
+    does so for large ones) costs one per page (4 kB, or 2 MB where Linux uses huge pages)
+    on every call; one whose memory the allocator reuses costs none.
+    """
+    try:
+        import resource
+    except ImportError:
+        return None
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    fn(*args, **kwargs)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
 def peak_allocation(fn, *args, **kwargs):
     """Peak bytes allocated while `fn(*args, **kwargs)` runs, as seen by `tracemalloc`.
 
@@ -227,3 +270,31 @@ def peak_allocation(fn, *args, **kwargs):
         if not already_tracing:
             tracemalloc.stop()
     return peak - start
+
+
+# HLO instructions that move no data: they name, pack or unpack buffers, or are constants.
+_BOOKKEEPING = {"parameter", "get-tuple-element", "tuple", "constant", "bitcast"}
+
+
+def loop_operations(compiled_text):
+    """What XLA's compiled program runs at every step of its first `while` loop.
+
+    `compiled_text` is `jitted.lower(...).compile().as_text()`, the optimized HLO. A
+    `lax.scan` or `fori_loop` compiles to a `while` instruction naming a condition and a
+    body computation; this returns {"body": [...], "condition": [...]}, the names of the
+    instructions in each that do work (fusions, copies, ...), in program order, leaving out
+    the bookkeeping that moves no data (`_BOOKKEEPING`).
+    """
+    loop = re.search(r" while\(.*?\), condition=%?([\w.\-]+), body=%?([\w.\-]+)", compiled_text)
+    if loop is None:
+        raise ValueError("the compiled program has no while loop")
+
+    def work(name):
+        block = re.search(rf"^%?{re.escape(name)} \(.*?\{{\n(.*?)^\}}", compiled_text, re.M | re.S)
+        if block is None:
+            raise ValueError(f"no computation {name!r} in the compiled program")
+        instructions = re.findall(r"^\s*(?:ROOT )?%?([\w.\-]+) = .*? ([a-z][\w\-]*)\(", block.group(1), re.M)
+        return [label for label, opcode in instructions if opcode not in _BOOKKEEPING]
+
+    condition, body = loop.groups()
+    return {"body": work(body), "condition": work(condition)}

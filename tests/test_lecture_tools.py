@@ -181,10 +181,34 @@ def test_glue_without_myst_nb_returns_the_value_without_failing(monkeypatch):
 
 
 def test_timing_prints_first_call_and_best_warm_call():
-    timing = lt.Timing(first=0.5, best=0.0021, runs=[0.003, 0.0021, 0.0025])
-    assert str(timing) == ("first call 500 ms (includes any compilation); "
+    timing = lt.Timing(first=0.5, best=0.0021, runs=[0.003, 0.0021, 0.0025], compiled=True)
+    assert str(timing) == ("first call 500 ms (includes compilation); "
                            "best of 3 warm calls 2.1 ms")
     assert lt.Timing(first=0.001, best=0.002, runs=[0.002]).compile_estimate == 0.0
+
+
+def test_only_a_compiled_function_is_said_to_include_compilation():
+    import jax
+    import numba
+
+    def plain(x):
+        return x + 1
+    for fn, compiles in ((plain, False), (lambda x: x, False), (numba.jit(plain), True),
+                         (jax.jit(plain), True)):
+        assert lt.is_compiled(fn) is compiles
+        timing = lt.time_call(fn, 1.0, repeat=1)
+        assert timing.compiled is compiles and ("compilation" in str(timing)) is compiles
+
+
+def test_minor_faults_counts_the_pages_a_fresh_array_touches():
+    import numpy as np
+    touch = lambda n: np.ones(n)                         # noqa: E731 (a one-line call to count)
+    touch(100)
+    # 400 MB: fresh pages from the system, at least one fault per 2 MB (NumPy asks Linux for
+    # huge pages for large arrays; 4 kB pages would make it 100,000).
+    big = lt.minor_faults(touch, 50_000_000)
+    assert big is not None and big >= 400e6 / 2**21
+    assert lt.minor_faults(touch, 100) < 50               # a small array reuses the heap's pages
 
 
 def test_growth_exponent_reads_the_slope_between_the_two_largest_sizes():
@@ -220,3 +244,52 @@ def test_affordable_length_shortens_a_run_whose_cost_grows_quadratically():
 def test_affordable_length_tries_one_two_and_five_times_each_power_of_ten(wanted, budget_s, n):
     probe = [(1_000, 1e-3), (10_000, 1e-2)]                               # 1 microsecond a step
     assert lt.affordable_length(probe, wanted, budget_s) == n             # never a fraction of a step
+
+
+def test_the_examples_in_the_helpers_docstrings_hold():
+    import doctest
+    result = doctest.testmod(lt)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+def test_fmt_power_of_ten_writes_tex_that_renders_as_math():
+    assert lt.fmt_power_of_ten(1.49e-9) == "$1.5 \\times 10^{-9}$"
+    assert lt.fmt_power_of_ten(6.0e23, digits=0) == "$6 \\times 10^{23}$"
+
+
+LOOP_HLO = """\
+%body.3 (arg: (s64[], f64[], f64[11])) -> (s64[], f64[], f64[11]) {
+  %arg = (s64[], f64[], f64[11]{0}) parameter(0)
+  %one = s64[] constant(1)
+  %x = f64[] get-tuple-element(%arg), index=1
+  %copy.1 = f64[] copy(%x)
+  %step_fusion = f64[] fusion(%copy.1), kind=kLoop, calls=%fused
+  %b = f64[1]{0} bitcast(%step_fusion)
+  ROOT %tuple.5 = (s64[], f64[], f64[11]{0}) tuple(%one, %step_fusion, %arg)
+}
+
+%cond.4 (arg.2: (s64[], f64[], f64[11])) -> pred[] {
+  %arg.2 = (s64[], f64[], f64[11]{0}) parameter(0)
+  ROOT %wrapped_compare = pred[] fusion(%arg.2), kind=kLoop, calls=%cmp
+}
+
+ENTRY %main (x: f64[]) -> f64[11] {
+  %w = (s64[], f64[], f64[11]{0}) while(%t), condition=%cond.4, body=%body.3, backend_config={}
+}
+"""
+
+
+def test_loop_operations_lists_the_work_of_each_step_without_bookkeeping():
+    assert lt.loop_operations(LOOP_HLO) == {"body": ["copy.1", "step_fusion"], "condition": ["wrapped_compare"]}
+    with pytest.raises(ValueError, match="no while loop"):
+        lt.loop_operations(LOOP_HLO.replace(" while(", " call("))
+    with pytest.raises(ValueError, match="no computation"):
+        lt.loop_operations(LOOP_HLO.replace("%body.3 (", "%other (", 1))
+
+
+def test_loop_operations_reads_a_real_scan():
+    import jax
+    from jax import lax
+    scan = jax.jit(lambda x0: lax.scan(lambda x, _: (4 * x * (1 - x), x), x0, length=100)[1])
+    ops = lt.loop_operations(scan.lower(0.1).compile().as_text())
+    assert ops["body"] and ops["condition"] and any("fusion" in op for op in ops["body"])

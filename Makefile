@@ -71,6 +71,10 @@ notebooks: $(STAMP)  ## Write clean .ipynb notebooks for Colab/Binder/download i
 	@mkdir -p $(BOOK)/_build
 	$(JB_BUILD) --builder custom --custom-builder jupyter 2>&1 | tee $(BOOK)/_build/notebooks.log \
 	  || { echo "Notebook build failed: the full log is in $(BOOK)/_build/notebooks.log"; exit 1; }
+	@# This build reads the sources first (the html build reuses what it read), and it exits 0
+	@# on warnings despite -W: a warning in its log fails here.
+	@! grep -aE '(^|m|: )(WARNING|ERROR|CRITICAL): ' $(BOOK)/_build/notebooks.log \
+	  || { echo "Notebook build failed: Sphinx warned (above; warnings are errors), see $(BOOK)/_build/notebooks.log"; exit 1; }
 	$(BIN)/python -m booktools.notebooks $(BOOK)/_build
 
 html: notebooks  ## Build the site into _build/html, executing lectures (cached); warnings are errors

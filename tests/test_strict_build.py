@@ -93,6 +93,15 @@ def test_broken_cross_reference_fails_the_build(tmp_path):
     assert "fixture.md" in output and "no_such_lecture" in output
 
 
+def test_a_warning_while_reading_a_lecture_fails_the_build(tmp_path):
+    # Skipping a heading level is reported while the sources are read, by the first of
+    # `make html`'s two builds (the notebooks); the second reuses what it read.
+    code, output, _ = build(make_book(tmp_path, prose_extra=".\n\n## A section\n\n#### Too deep"))
+    assert code != 0, output[-3000:]
+    assert "fixture.md" in output and "Non-consecutive header level increase" in output
+    assert "warnings are errors" in output
+
+
 def test_failing_cell_fails_the_test_suite_naming_lecture_and_cell(tmp_path):
     book = make_book(tmp_path, cell="result = 1 / 0  # the broken cell")
     shutil.copy(ROOT / "pytest.ini", book / "pytest.ini")

@@ -101,3 +101,55 @@ def test_the_version_is_the_release_tag_when_one_is_built(monkeypatch, tmp_path)
     monkeypatch.delenv("SITE_VERSION")
     assert site_version(tmp_path) == "unversioned"          # not a git checkout
     assert site_version(ROOT) not in ("", "unversioned")
+
+
+# TeX that did not become math: `$...$` or `\(`/`\[` left as text, and MyST roles left as
+# text ({doc}`...`): what a glued phrase shows when it is pasted as CommonMark, the default
+# of {glue:md}; a phrase with math or a role is pasted with {glue:md}`key:myst`. Code,
+# cell outputs and the math elements are not prose.
+RAW_TEX = re.compile(r"\$[^$\s][^$]*\$|\\[(\[]|\{[a-z][\w:-]*\}`")
+
+
+def raw_tex(page):
+    """Text fragments of a parsed page that show TeX source instead of rendered math."""
+    for hidden in page.select("script, style, pre, code, .math, div.cell_output, .MathJax"):
+        hidden.decompose()
+    article = page.select_one("article") or page
+    return [match.group(0) for match in RAW_TEX.finditer(article.get_text(" "))]
+
+
+def test_raw_tex_is_caught_in_prose_but_not_in_math_or_code():
+    from bs4 import BeautifulSoup
+    planted = BeautifulSoup('<article><p>the cost grew like $n^{0.8}$ between</p>'
+                            '<p>and like \\(n^2\\) here, as {doc}`scaling` shows</p></article>', "html.parser")
+    assert raw_tex(planted) == ["$n^{0.8}$", "\\(", "{doc}`"]
+    fine = BeautifulSoup('<article><p>grew like <span class="math notranslate">\\(n^{0.8}\\)</span>; '
+                         'it costs $5 and $6</p><pre>echo $HOME $PATH</pre>'
+                         '<div class="cell_output">$x$</div></article>', "html.parser")
+    assert raw_tex(fine) == ["$5 and $"] and raw_tex(BeautifulSoup("<p>$ 5 and $</p>", "html.parser")) == []
+
+
+@pytest.mark.parametrize("doc", LECTURE_PAGES)
+def test_no_page_shows_raw_tex(built_html, doc):
+    assert raw_tex(parse_page(built_html, doc)) == [], f"{doc}: TeX shown as text, not rendered as math"
+
+
+def test_the_intro_lists_every_lecture_in_the_order_of_the_table_of_contents(built_html):
+    from booktools.book import lectures
+    section = parse_page(built_html, "lectures/intro").select_one("section#the-lectures")
+    links = [a["href"].split("#")[0] for a in section.select("ol > li a.reference.internal")]
+    assert links == [f"{doc.removeprefix('lectures/')}.html" for doc in lectures()]
+    items = [li.get_text(" ", strip=True) for li in section.select("ol > li")]
+    assert all(":" in item and len(item.split(":", 1)[1]) > 20 for item in items), items   # each with its line
+
+
+def test_a_lecture_without_a_summary_cannot_join_the_list(tmp_path):
+    from sphinx.errors import ExtensionError
+
+    from booktools.extensions.lecture_list import summary
+    page = tmp_path / "new.md"
+    page.write_text('---\nsummary: "one line,\n  folded"\njupytext: {}\n---\n# New\n')
+    assert summary(page) == "one line, folded"
+    page.write_text("---\njupytext: {}\n---\n# New\n")
+    with pytest.raises(ExtensionError, match="no `summary:`"):
+        summary(page)

@@ -29,13 +29,18 @@ import jax.numpy as jnp
 import numba
 import numpy as np
 
-from lecture_tools import affordable_length, compiled_bytes, peak_allocation, time_call
+from lecture_tools import affordable_length, compiled_bytes, minor_faults, peak_allocation, time_call
 
 # ---------------------------------------------------------------- max of f
 
 
 def max_numpy(grid):
     x, y = np.meshgrid(grid, grid)
+    return np.max(np.cos(x**2 + y**2) / (1 + x**2 + y**2))
+
+
+def max_numpy_broadcast(grid):
+    x, y = grid[:, None], grid[None, :]             # a column and a row: no meshes stored
     return np.max(np.cos(x**2 + y**2) / (1 + x**2 + y**2))
 
 
@@ -73,6 +78,7 @@ def max_jax_vmap(grid):
 # name: (function, precision it computes in)
 MAX_OF_F = {
     "NumPy meshgrid": (max_numpy, "float64"),
+    "NumPy broadcast": (max_numpy_broadcast, "float64"),
     "Numba serial": (max_numba_serial, "float64"),
     "Numba parallel": (max_numba_parallel, "float64"),
     "JAX broadcast float64": (max_jax_broadcast, "float64"),
@@ -80,7 +86,7 @@ MAX_OF_F = {
     "JAX broadcast float32": (max_jax_broadcast, "float32"),
 }
 # Cores each implementation can keep busy: one for NumPy's ufuncs and the serial loop.
-SERIAL = {"NumPy meshgrid", "Numba serial"}
+SERIAL = {"NumPy meshgrid", "NumPy broadcast", "Numba serial"}
 
 
 def device_of(name):
@@ -166,7 +172,10 @@ LOGISTIC = {"Numba (allocates)": "float64", "Numba (preallocated)": "float64",
 
 def measure_logistic(name, n, repeat=5):
     """Time one logistic-map implementation for n steps; `x1`, the value after the first
-    step of the run that was timed (0.36 from x0 = 0.1), shows it computed the map."""
+    step of the run that was timed (0.36 from x0 = 0.1), shows it computed the map.
+    `minor_faults`: pages the operating system handed one warm call for the first time
+    (None where it does not count them); an output taken fresh from the system costs one
+    per page, one that the allocator reuses none."""
     dtype = LOGISTIC[name]
     if name == "Numba (allocates)":
         call, args = qm_numba, (0.1, n)
@@ -178,12 +187,13 @@ def measure_logistic(name, n, repeat=5):
         if call is qm_jax:
             args = (jnp.asarray(0.1), n)          # its dtype follows the precision in force
         timing = time_call(call, *args, repeat=repeat)
+        faults = minor_faults(call, *args)
         x = call(*args)
     return {"problem": "logistic", "name": name, "function": call.__name__, "dtype": dtype,
             "device": device_of(name), "n": n, "first_s": timing.first, "best_s": timing.best,
             "runs": len(timing.runs),
             "per_step_s": timing.best / n, "memory_bytes": x.size * x.dtype.itemsize,
-            "x1": float(x[1])}
+            "minor_faults": faults, "x1": float(x[1])}
 
 
 def scan_probe(sizes=(2_000, 20_000), repeat=3):
@@ -252,7 +262,8 @@ def reference_kernels(repeat=5):
         one element at a time (data in cache; the loop calls the scalar `cos`, and its
         sum is not reordered without fastmath, so LLVM does not vectorize it);
     step_latency_s: seconds per float64 logistic step when nothing is stored: each step
-        waits for the one before, so this is what one chain costs at best.
+        waits for the one before (4 x and 1 - x at once, then their product: two operations
+        deep), so this is what one chain costs at best.
     """
     llc = last_level_cache_bytes()
     big = np.ones(int(min(max(200e6, 4 * (llc or 0)), 2e9)) // 8)

@@ -52,7 +52,7 @@ def test_bench_measures_every_implementation_at_every_size(quick_bench):
 def test_derived_fields_follow_from_the_raw_measurements(quick_bench):
     _, _, data = quick_bench
     ref, records = data["reference"], data["records"]
-    cores = {"NumPy meshgrid": 1, "Numba serial": 1,
+    cores = {"NumPy meshgrid": 1, "NumPy broadcast": 1, "Numba serial": 1,
              "Numba parallel": min(ref["numba_threads"], ref["physical_cores"])}
     for r in records:
         if r["dtype"] != "float64" or r["device"] != "cpu":
@@ -315,6 +315,22 @@ def test_one_measurement_records_what_it_measured():
         assert r["x1"] == pytest.approx(0.36, rel=1e-6)          # 4 * 0.1 * (1 - 0.1)
         assert r["per_step_s"] == r["best_s"] / 1000 and 0 < r["best_s"] <= r["first_s"] * 50
     assert bm.measure_logistic("Numba (allocates)", 1000)["runs"] == 5
+
+
+def test_broadcasting_stores_no_meshes_but_its_n_by_n_intermediates():
+    mesh = bm.measure_max_of_f("NumPy meshgrid", 200, repeat=1)["memory_bytes"]
+    broadcast = bm.measure_max_of_f("NumPy broadcast", 200, repeat=1)["memory_bytes"]
+    n_by_n = 200 * 200 * 8
+    assert 1.5 * n_by_n <= broadcast <= mesh - 1.5 * n_by_n     # no meshes, n x n temporaries
+
+
+def test_a_logistic_record_counts_the_fresh_pages_its_output_took():
+    # 80 MB: glibc's malloc takes it from the system on every call (one fault per 4 kB page,
+    # or per 2 MB with huge pages); written into an array passed in, no page is new.
+    allocating = bm.measure_logistic("Numba (allocates)", 10_000_000, repeat=1)
+    preallocated = bm.measure_logistic("Numba (preallocated)", 10_000_000, repeat=1)
+    assert allocating["minor_faults"] >= 80e6 / 2**21
+    assert preallocated["minor_faults"] < 10
 
 
 @pytest.mark.parametrize("n, exact", [

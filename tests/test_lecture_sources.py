@@ -69,6 +69,8 @@ COMPARISON = re.compile(
 
 # (page, start of the sentence): why the comparison holds whatever machine builds the page.
 HARDWARE_INDEPENDENT = {
+    ("beyond_one_device.md", "Dask's documentation puts that cost"):
+        "quotes Dask's documentation, linked; the chunks here (500 values) are the page's own sizes",
     ("instructors.md", "Binder builds an environment"):
         "a property of the Binder service, not of the machine that built the page",
     ("intro.md", "These lectures teach each tool"):
@@ -94,10 +96,11 @@ HARDWARE_INDEPENDENT = {
 }
 
 
-def prose_sentences(text):
-    """The sentences of a page's prose: outside code cells and fenced code, including the text
-    of directives (notes, exercises), without the front matter, option lines or tables; the
-    authors' reading-time estimates ("**Time:**" lines) are not measurements and are left out."""
+def prose_paragraphs(text):
+    """The paragraphs of a page's prose, each as one string: outside code cells and fenced
+    code, including the text of directives (notes, exercises), without the front matter,
+    option lines or tables; the authors' reading-time estimates ("**Time:**" lines) are not
+    measurements and are left out."""
     if text.startswith("---\n"):
         text = text[text.index("\n---", 3) + 4:]
     paragraphs, lines, in_code = [], [], False
@@ -113,7 +116,16 @@ def prose_sentences(text):
         elif lines:
             paragraphs.append(" ".join(lines))
             lines = []
-    return [s for p in paragraphs for s in re.split(r"(?<=[.!?:])\s+(?=[A-Z*({\[\"])", p)]
+    return paragraphs
+
+
+def sentences(paragraph):
+    return re.split(r"(?<=[.!?:])\s+(?=[A-Z*({\[\"])", paragraph)
+
+
+def prose_sentences(text):
+    """The sentences of a page's prose (see `prose_paragraphs`)."""
+    return [s for p in prose_paragraphs(text) for s in sentences(p)]
 
 
 def unglued_comparisons(name, text):
@@ -287,3 +299,149 @@ def test_what_a_student_sees_never_mentions_the_hidden_checks(path):
                if "remove-cell" not in c.metadata.get("tags", [])]
     mentions = [text[:120] for text in visible if re.search(r"hidden (check|cell)", text, re.I)]
     assert not mentions, f"{path.name}: {mentions}"
+
+
+# ---------------------------------------------------------------- one number, one meaning
+# A figure is glued from a measurement when its value is built with one of these helpers
+# (directly, or through a variable assigned from one): a comparison, or a time or size.
+MEASURING = {"compare_speed": "comparison", "compare_size": "comparison",
+             "fmt_seconds": "figure", "fmt_bytes": "figure"}
+QUANTITY = {"compare_speed": "time", "compare_size": "memory", "fmt_seconds": "time", "fmt_bytes": "memory"}
+GLUE_ROLE = re.compile(r"\{glue:?\w*\}`([^`]+)`")
+
+
+def measured_figures(text):
+    """{glue key: {(kind, quantity)}} for the keys a page glues from a measurement."""
+    code = "\n".join(c.source for c in jupytext.reads(text, "md:myst").cells
+                     if c.cell_type == "code" and not c.source.startswith("%"))
+    tree = ast.parse(code)
+    variables = {}
+
+    def made_by(expr):
+        found = set()
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in MEASURING:
+                found.add((MEASURING[node.func.id], QUANTITY[node.func.id]))
+            elif isinstance(node, ast.Name) and node.id in variables:
+                found |= variables[node.id]
+        return found
+
+    for _ in range(2):                                   # variables assigned from variables
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and (made := made_by(node.value)):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        variables[target.id] = variables.get(target.id, set()) | made
+    figures = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("glue", "glue_md")
+                and len(node.args) == 2 and isinstance(node.args[0], ast.Constant)
+                and (made := made_by(node.args[1]))):
+            figures.setdefault(node.args[0].value, set()).update(made)
+    return figures
+
+
+def glued_sources(page, sentence):
+    """(page, key) that each glue role of a sentence pastes: its own page's, or another's
+    (`{glue:text}`other.ipynb::key``)."""
+    for role in GLUE_ROLE.findall(sentence):
+        if "::" in role:
+            doc, key = role.split("::", 1)
+            yield re.sub(r"\.(ipynb|md)$", "", doc.rsplit("/", 1)[-1]) + ".md", key.split(":")[0]
+        else:
+            yield page, role.split(":")[0]
+
+
+def test_a_measured_figure_is_glued_by_one_page_only():
+    """One name, one meaning: a key glued from a measurement on two pages would be two
+    measurements under one name. The other page pastes it (`page.ipynb::key`), or the two
+    get names that say what differs."""
+    pages = {path.name: measured_figures(path.read_text(encoding="utf-8")) for path in LECTURES}
+    homes = {}
+    for page, figures in pages.items():
+        for key in figures:
+            homes.setdefault(key, []).append(page)
+    shared = {key: where for key, where in homes.items() if len(where) > 1}
+    assert not shared, f"measured on more than one page under one name: {shared}"
+
+
+# The implementations a sentence names: two pages whose sentences compare the same ones
+# (in time, or in memory) state the same comparison.
+SUBJECTS = {
+    "Python": r"\bpure Python\b|\bPython loop\b|list comprehension|loop over (?:a|the) list",
+    "NumPy": r"\bNumPy\b",
+    "Numba": r"\bNumba\b",
+    "JAX": r"\bJAX\b|\bscan\b|\bvmap\b|\blax\.map\b",
+    "Dask": r"\bDask\b",
+}
+# Sentences that state one of those comparisons under a condition another page's does not
+# share: (page, start of the sentence) -> the condition, which its paragraph must name.
+DIFFERENT_CONDITIONS = {
+    ("numpy_vs_numba_vs_jax.md", "In float64, on the 1,000 × 1,000 grid, JAX"): "1,000 × 1,000",
+    ("numpy_vs_numba_vs_jax.md", "In float32, JAX was"): "In float32",
+    ("scaling.md", "**JAX's compile time pays off"): "{glue:md}`largest`",
+    ("scaling.md", "JAX from the grid, in the same precision"): "{glue:md}`largest`",
+}
+
+
+def same_comparisons(pages):
+    """Pairs of sentences, on two pages, that compare the same implementations in the same
+    quantity from different measurements, without both naming the condition that differs.
+    `pages` maps a page's name to its source."""
+    figures = {name: measured_figures(text) for name, text in pages.items()}
+    stated = []
+    for page, text in pages.items():
+        for paragraph in prose_paragraphs(text):
+            for sentence in sentences(paragraph):
+                words = GLUE_ROLE.sub(" ", sentence)
+                tools = frozenset(tool for tool, pattern in SUBJECTS.items() if re.search(pattern, words))
+                for source in glued_sources(page, sentence):
+                    for kind, quantity in figures.get(source[0], {}).get(source[1], ()):
+                        if kind == "comparison" and len(tools) >= 2:
+                            stated.append((page, sentence, paragraph, source, (tools, quantity)))
+
+    def condition(page, sentence, paragraph):
+        named = next((c for (p, start), c in DIFFERENT_CONDITIONS.items()
+                      if p == page and sentence.startswith(start)), None)
+        return named if named is not None and named in paragraph else None
+
+    clashes = []
+    for i, (page, sentence, paragraph, source, what) in enumerate(stated):
+        for other in stated[i + 1:]:
+            if other[0] == page or other[4] != what or other[3] == source:
+                continue
+            mine, theirs = condition(page, sentence, paragraph), condition(other[0], other[1], other[2])
+            if mine is None or theirs is None or mine == theirs:
+                clashes.append(((page, sentence), (other[0], other[1])))
+    return clashes
+
+
+def test_two_pages_state_a_comparison_from_one_measurement_or_say_what_differs():
+    pages = {path.name: path.read_text(encoding="utf-8") for path in LECTURES}
+    clashes = same_comparisons(pages)
+    assert not clashes, ("the same comparison stated from two measurements: paste one page's figure into "
+                         "the other ({glue:text}`page.ipynb::key`), or name in each paragraph the condition "
+                         "that differs (DIFFERENT_CONDITIONS):\n"
+                         + "\n".join(f"{a[0]}: {a[1][:100]}\n  {b[0]}: {b[1][:100]}" for a, b in clashes))
+
+
+def test_a_planted_second_measurement_of_one_comparison_is_caught_and_a_paste_is_not():
+    measuring = ("```{code-cell} ipython3\n:tags: [remove-cell]\n"
+                 "glue_md('{key}', compare_speed(t_scan, t_numba))\n```\n\n")
+    home = measuring.replace("{key}", "scan_vs_numba") + "Per step, the scan was {glue:md}`scan_vs_numba` Numba.\n"
+    again = measuring.replace("{key}", "step_ratio") + \
+        "At a million steps, JAX's scan was {glue:md}`step_ratio` the Numba loop.\n"
+    pasted = "At a million steps, JAX's scan was {glue:text}`sequential.ipynb::scan_vs_numba` the Numba loop.\n"
+    assert len(same_comparisons({"sequential.md": home, "scaling.md": again})) == 1
+    assert same_comparisons({"sequential.md": home, "scaling.md": pasted}) == []
+    # The same comparison of other implementations, or of memory, is another comparison.
+    other = again.replace("Numba loop", "NumPy loop")
+    assert same_comparisons({"sequential.md": home, "scaling.md": other}) == []
+
+
+def test_every_different_condition_names_a_sentence_and_its_paragraph_names_the_condition():
+    for (page, start), condition in DIFFERENT_CONDITIONS.items():
+        paragraphs = prose_paragraphs((ROOT / "lectures" / page).read_text(encoding="utf-8"))
+        holding = [p for p in paragraphs if any(s.startswith(start) for s in sentences(p))]
+        assert holding, (page, start)
+        assert condition in holding[0], (page, start, condition)

@@ -12,6 +12,7 @@ and the tests import it like any other package.
     student       the student edition: solutions removed, outputs reused, not re-executed
     assignments   one zip per lecture for a course platform
     browser       serves the built site and drives Chromium (tests, screenshots)
+    reading       a lecture's main path in words, against the time it states
     screenshots   desktop and phone screenshots of every page
     bench         `make bench`: the benchmark sweep over lectures/benchmarks.py
     mutation_report  `make mutation`'s verdict

@@ -85,8 +85,10 @@ def questions(doc):
 
 def title(doc):
     """The lecture's title (its first heading), as the notebooks carry it in their metadata."""
-    return next(line[2:].strip() for line in (ROOT / f"{doc}.md").read_text(encoding="utf-8").splitlines()
-                if line.startswith("# "))
+    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    if text.startswith("---\n"):                        # the front matter (its comments start with #)
+        text = text[text.index("\n---", 3) + 4:]
+    return next(line[2:].strip() for line in text.splitlines() if line.startswith("# "))
 
 
 def read_submission(path):

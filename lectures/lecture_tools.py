@@ -14,8 +14,8 @@ Lectures import this module for jobs they would otherwise each repeat:
 * sizing a run to the machine: `growth_exponent` and `affordable_length` turn a short
   probe at two sizes into the largest run that fits a time budget, so a library
   release whose cost grows faster than expected cannot make a lecture hang;
-* glue: `glue` / `glue_md` hand computed values to the page's prose through
-  myst-nb, and do nothing harmful where myst-nb is not installed (Colab).
+* glue: `glue` / `glue_md` / `glue_text_block` hand computed values to the page's prose
+  through myst-nb, and do nothing harmful where myst-nb is not installed (Colab).
 """
 import re
 import sys
@@ -138,6 +138,8 @@ def compare_speed(new, old, tolerance=0.1):
     '2.0 times slower than'
     >>> compare_speed(1.05, 1.0)
     'about as fast as'
+    >>> compare_speed(1.0, 490.3)
+    'about 490 times faster than'
     """
     return _compare(new, old, tolerance, "times", "about as fast as", "faster than", "slower than")
 
@@ -163,9 +165,9 @@ def _compare(new, old, tolerance, what, alike, smaller, larger):
     ratio = old / new
     if abs(ratio - 1) <= tolerance:
         return alike
-    if ratio > 1:
-        return f"{ratio:.1f} times {smaller}"
-    return f"{1 / ratio:.1f} times {larger}"
+    factor = ratio if ratio > 1 else 1 / ratio
+    words = smaller if ratio > 1 else larger
+    return f"{factor:.1f} times {words}" if factor < 10 else f"about {factor:,.0f} times {words}"
 
 
 def growth_exponent(probe):
@@ -213,6 +215,23 @@ def glue(name, value):
         return value
     nb_glue(name, value, display=False)
     return value
+
+
+class TextBlock:
+    """Text whose plain-text display is the text itself, as a printed table reads."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+def glue_text_block(name, text):
+    """Glue `text` (a printed table, say) so that another page can paste it, as it reads,
+    with myst-nb's `{glue}` directive and its `:doc:` option."""
+    glue(name, TextBlock(text))
+    return text
 
 
 def glue_md(name, text):

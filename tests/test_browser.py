@@ -150,7 +150,7 @@ def test_math_is_typeset_and_no_raw_tex_is_left(visits, doc):
     assert typeset >= source_math, f"{doc}: {source_math} formulas, {typeset} typeset"
     text = page.locator("article").inner_text()
     assert "$$" not in text and "\\(" not in text and "\\[" not in text, f"{doc}: raw TeX in the page"
-    if doc.endswith("numpy_vs_numba_vs_jax"):
+    if doc.endswith("sequential"):
         assert typeset >= 10
 
 
@@ -164,7 +164,7 @@ def test_code_cells_and_their_outputs_are_shown(visits, doc):
 
 
 def test_surface_plot_is_visible_and_not_blank(visits):
-    page = visits("lectures/numpy_vs_numba_vs_jax")["page"]
+    page = visits("lectures/vectorized")["page"]
     image = page.locator("div.tag_surface-plot img")
     image.scroll_into_view_if_needed()
     assert image.is_visible()
@@ -206,7 +206,7 @@ def test_search_for_vmap_finds_the_comparison_lecture(open_page):
     results = page.locator("#search-results li a")
     results.first.wait_for(timeout=20_000)
     hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
-    assert any("numpy_vs_numba_vs_jax" in h for h in hrefs), hrefs
+    assert any("vectorized" in h for h in hrefs), hrefs
 
 
 @pytest.mark.parametrize("doc", NOTEBOOK_PAGES)

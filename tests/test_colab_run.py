@@ -61,7 +61,7 @@ def steps_to_exceed(x0, threshold, max_steps):
                            {"t": 1, "x": x1})
     return jnp.where(state["x"] > threshold, state["t"], max_steps)
 '''),
-    "lectures/numpy_vs_numba_vs_jax": ("Exercise 4.1", '''
+    "lectures/vectorized": ("Exercise 4.1", '''
 @numba.jit(parallel=True)
 def argmax_f(grid):
     n = len(grid)
@@ -73,7 +73,18 @@ def argmax_f(grid):
     i = np.argmax(best)
     return best[i], i, where[i]
 '''),
-    "lectures/beyond_one_device": ("Exercise 6.2", '''
+    "lectures/sequential": ("Exercise 5.2", '''
+def steps_until_apart(x0, tol):
+    low, high = np.float32(x0), np.float64(x0)
+    t = 0
+    while abs(np.float64(low) - high) <= tol:
+        if t == 200:
+            return None
+        low, high = np.float32(4.0) * low * (np.float32(1.0) - low), 4.0 * high * (1.0 - high)
+        t += 1
+    return t
+'''),
+    "lectures/beyond_one_device": ("Exercise 7.2", '''
 @numba.vectorize(["float64(float64, int64)"])
 def final_value(x0, T):
     x = x0
@@ -85,7 +96,7 @@ def paths_mean(x0s, T, chunk):
     blocks = da.from_array(np.asarray(x0s, dtype=float), chunks=chunk)
     return blocks.map_blocks(lambda b: final_value(b, T), dtype=float).mean().compute()
 '''),
-    "lectures/scaling": ("Exercise 5.2", '''
+    "lectures/scaling": ("Exercise 6.2", '''
 def growth_exponent(records, name):
     largest = sorted((r["n"], r["best_s"]) for r in records if r["name"] == name)[-3:]
     x = np.log([n for n, _ in largest])

@@ -60,7 +60,8 @@ def test_make_venv_installs_the_uv_requirements_txt_pins():
 def test_sphinx_loads_our_extensions_from_the_package_by_module_path():
     extensions = config()["sphinx"]["extra_extensions"]
     ours = [e for e in extensions if e.startswith("booktools.")]
-    assert len(ours) == 4 and "local_extensions" not in config()["sphinx"]
+    assert len(ours) == len(list((ROOT / "booktools" / "extensions").glob("[a-z]*.py"))) >= 4
+    assert "local_extensions" not in config()["sphinx"]
     for name in ours:
         assert (ROOT / (name.replace(".", "/") + ".py")).is_file()
 

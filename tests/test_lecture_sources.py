@@ -32,7 +32,7 @@ def prose_lines(path):
 
 
 def test_there_are_lectures_and_every_page_source_is_in_the_toc():
-    assert {p.stem for p in TAUGHT} >= {"numpy", "numba", "jax_intro", "numpy_vs_numba_vs_jax"}
+    assert {p.stem for p in TAUGHT} >= {"numpy", "numba", "jax_intro", "vectorized", "sequential"}
     assert sorted((ROOT / "lectures").glob("*.md")) == sorted(PAGES)
 
 
@@ -77,18 +77,20 @@ HARDWARE_INDEPENDENT = {
         "names the questions the lectures ask; claims nothing",
     ("jax_intro.md", "Float32 is plenty for many tasks"):
         "a property of GPU products (vendors' specifications), not a measurement here",
-    ("numpy_vs_numba_vs_jax.md", "This lets us use a grid of 1,000 points"):
+    ("vectorized.md", "This lets us use a grid of 1,000 points"):
         "arithmetic on the grid sizes (1000**2 / 50**2), not a measurement",
-    ("numpy_vs_numba_vs_jax.md", "Ideally, $k$ threads on $k$ cores"):
+    ("vectorized.md", "Ideally, $k$ threads on $k$ cores"):
         "the definition of ideal parallel speed-up; the measured one is glued next to it",
-    ("numpy_vs_numba_vs_jax.md", "The cost then grows with the square"):
+    ("sequential.md", "The cost then grows with the square"):
         "quotes a report (QuantEcon lecture-python-programming#622), linked, not this machine",
-    ("numpy_vs_numba_vs_jax.md", "So \"sequential JAX belongs on the CPU\""):
+    ("sequential.md", "So \"sequential JAX belongs on the CPU\""):
         "mechanism (one kernel launch per step on a GPU, jax#2491); the page's figures are glued",
-    ("numpy_vs_numba_vs_jax.md", "Measure at more than one size"):
+    ("sequential.md", "Measure at more than one size"):
         "advice on method; the figures it refers to are glued in the sections above",
-    ("numpy_vs_numba_vs_jax.md", "Several of the \"lessons\" drawn"):
+    ("sequential.md", "Several of the \"lessons\" drawn"):
         "quotes the mistaken lessons the lecture warns against",
+    ("sequential.md", "So an output of a few megabytes soon comes"):
+        "glibc's documented mmap threshold, a property of the C library; the cell below counts the pages",
     ("scaling.md", "It is not a lower bound"):
         "says what SIMD code can do; whether it did here is glued in 'Against the reference'",
     ("scaling.md", "An exponent below that means"):
@@ -181,7 +183,7 @@ LECTURES_WITH_CODE = [p for p in LECTURES if any("def " in c.source for c in cod
 
 def test_every_tool_lecture_implements_code():
     assert {p.stem for p in LECTURES_WITH_CODE} >= {"numpy", "numba", "jax_intro",
-                                                     "numpy_vs_numba_vs_jax"}
+                                                     "vectorized", "sequential"}
 
 
 @pytest.mark.parametrize("path", LECTURES_WITH_CODE, ids=lambda p: p.name)
@@ -377,8 +379,10 @@ SUBJECTS = {
 # Sentences that state one of those comparisons under a condition another page's does not
 # share: (page, start of the sentence) -> the condition, which its paragraph must name.
 DIFFERENT_CONDITIONS = {
-    ("numpy_vs_numba_vs_jax.md", "In float64, on the 1,000 × 1,000 grid, JAX"): "1,000 × 1,000",
-    ("numpy_vs_numba_vs_jax.md", "In float32, JAX was"): "In float32",
+    ("vectorized.md", "In float64, on the 1,000 × 1,000 grid, JAX"): "1,000 × 1,000",
+    ("vectorized.md", "In float32, JAX was"): "In float32",
+    ("vectorized.md", "Per grid point, NumPy was"): "Per grid point",
+    ("sequential.md", "The loop over the NumPy array was"): "the loop over the list",
     ("scaling.md", "**JAX's compile time pays off"): "{glue:md}`largest`",
     ("scaling.md", "JAX from the grid, in the same precision"): "{glue:md}`largest`",
 }

@@ -148,6 +148,10 @@ def test_comparison_words_follow_the_numbers(compare, what, alike, smaller, larg
     assert compare(2.0, 3.0, tolerance=0.49) == f"1.5 times {smaller}"
     assert compare(1.0, 1.0, tolerance=0) == alike                       # no tolerance at all
     assert compare(1.0, 1.01, tolerance=0) == f"1.0 times {smaller}"
+    # From ten times on, a whole number: "490.3 times" claims a precision no timing has.
+    assert compare(1.0, 9.94) == f"9.9 times {smaller}"
+    assert compare(1.0, 490.3) == f"about 490 times {smaller}"
+    assert compare(1234.0, 1.0) == f"about 1,234 times {larger}"
     for new, old in [(0.0, 1.0), (1.0, 0.0), (-1.0, 1.0), (1.0, -1.0)]:
         with pytest.raises(ValueError, match=f"^{what} must be positive"):
             compare(new, old)

@@ -116,7 +116,7 @@ def test_links_between_lectures_point_to_pages_of_the_published_site(built_html,
         if target.startswith(site):
             page_path = target.removeprefix(site).split("#")[0]
             assert (built_html / page_path).is_file(), f"{doc}: {target} is not a page of the site"
-    if doc.endswith("numpy_vs_numba_vs_jax"):
+    if doc.endswith("vectorized"):
         assert sum(t.startswith(site) for t in targets) >= 3
 
 
@@ -135,7 +135,7 @@ def test_setup_cell_comes_before_the_lectures_own_code(built_notebooks, doc):
 
 
 def test_setup_cell_installs_nothing_where_everything_is_installed(built_notebooks):
-    code = [c for c in notebook(built_notebooks, "lectures/numpy_vs_numba_vs_jax").cells
+    code = [c for c in notebook(built_notebooks, "lectures/vectorized").cells
             if c.cell_type == "code"]
     setup = code[0].source
     # Make any pip call fail loudly: in this environment the cell must not need pip at all.

@@ -6,7 +6,8 @@ import subprocess
 import pytest
 from matplotlib import image as mpimg
 
-from booktools.book import ROOT, toc_files
+from booktools import reading
+from booktools.book import ROOT, lectures, toc_files
 from booktools.extensions.site_version import site_version
 from booktools.layout import parse_page
 
@@ -46,8 +47,8 @@ def test_glued_values_were_all_filled_in(built_html, doc):
 
 
 def test_surface_plot_is_rendered_as_a_real_image(built_html):
-    page = built_html / "lectures" / "numpy_vs_numba_vs_jax.html"
-    cell = parse_page(built_html, "lectures/numpy_vs_numba_vs_jax").select_one("div.tag_surface-plot")
+    page = built_html / "lectures" / "vectorized.html"
+    cell = parse_page(built_html, "lectures/vectorized").select_one("div.tag_surface-plot")
     assert cell is not None, "the cell tagged surface-plot is missing from the page"
     img = cell.find("img")
     assert img is not None, "the surface-plot cell has no image output"
@@ -61,20 +62,21 @@ def test_surface_plot_is_rendered_as_a_real_image(built_html):
 
 
 def test_comparison_lecture_links_to_the_three_tool_lectures(built_html):
-    page = parse_page(built_html, "lectures/numpy_vs_numba_vs_jax")
+    page = parse_page(built_html, "lectures/vectorized")
     hrefs = {a["href"].split("#")[0] for a in page.select("article a.reference.internal")}
     for target in ("numpy.html", "numba.html", "jax_intro.html"):
         assert target in hrefs, f"no link to {target}; links found: {sorted(hrefs)}"
 
 
-def test_comparison_prose_states_speed_ratios_filled_in_from_the_notebook(built_html):
-    page = parse_page(built_html, "lectures/numpy_vs_numba_vs_jax")
-    prose = " ".join(p.get_text() for p in page.select("article section > p"))
-    ratios = re.findall(r"\d+\.\d times (?:faster|slower) than|about as fast as", prose)
+@pytest.mark.parametrize("doc", ["lectures/vectorized", "lectures/sequential"])
+def test_comparison_prose_states_speed_ratios_filled_in_from_the_notebook(built_html, doc):
+    page = parse_page(built_html, doc)
+    prose = " ".join(p.get_text() for p in page.select("article section p"))   # Going deeper parts too
+    ratios = re.findall(r"(?:\d+\.\d|about [\d,]+) times (?:faster|slower) than|about as fast as", prose)
     # Every comparison the notebook computes and glues appears, filled in, in the prose.
-    source = (ROOT / "lectures" / "numpy_vs_numba_vs_jax.md").read_text()
-    computed = len(re.findall(r'glue_md\("\w+", compare_speed\(', source))
-    assert computed >= 10
+    source = (ROOT / f"{doc}.md").read_text()
+    computed = len(re.findall(r'glue(?:_md)?\("\w+", compare_speed\(', source))
+    assert computed >= 5
     # (On a GPU one more comparison, the host-CPU scan, is glued as part of a sentence.)
     assert len(ratios) >= computed, f"{computed} comparisons computed, prose shows {ratios}"
     assert re.search(r"\d (ns|µs|ms|s)\b", prose) and re.search(r"\d (kB|MB|GB)\b", prose)
@@ -153,3 +155,38 @@ def test_a_lecture_without_a_summary_cannot_join_the_list(tmp_path):
     page.write_text("---\njupytext: {}\n---\n# New\n")
     with pytest.raises(ExtensionError, match="no `summary:`"):
         summary(page)
+
+
+def test_the_split_comparison_lectures_old_address_leads_to_its_first_part(built_html):
+    redirect = (built_html / "lectures" / "numpy_vs_numba_vs_jax.html").read_text(encoding="utf-8")
+    assert re.search(r'http-equiv="refresh" content="0; url=vectorized.html"', redirect), redirect[:500]
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_a_lectures_main_path_can_be_read_in_its_stated_time(built_html, doc):
+    words, minutes = reading.page_figures(built_html, doc)
+    print(f"{doc}: {words:,} words on the main path, {minutes} minutes stated")
+    assert words <= reading.MAX_WORDS, f"{doc}: {words:,} main-path words > {reading.MAX_WORDS:,}"
+    assert words <= reading.WORDS_PER_MINUTE * minutes, (
+        f"{doc}: {words:,} words in {minutes} stated minutes is more than {reading.WORDS_PER_MINUTE} a minute: "
+        "fold what a student may skip into a Going deeper part, or state an honest time")
+
+
+def test_a_planted_long_page_fails_the_reading_time_and_a_folded_one_passes():
+    from bs4 import BeautifulSoup
+    prose = "<p>" + " ".join(["word"] * 1_500) + "</p>"
+    page = f"<article><h1>T</h1>{prose}<div class='cell'><pre>{prose}</pre></div></article>"
+    assert reading.main_path_words(BeautifulSoup(page, "html.parser")) == 1_501     # the title counts
+    assert 1_501 > reading.WORDS_PER_MINUTE * 45                                       # too long for 45 min
+    folded = page.replace(prose, f"<div class='admonition dropdown going-deeper'>{prose}</div>", 1)
+    assert reading.main_path_words(BeautifulSoup(folded, "html.parser")) == 1
+    for block in ("exercise", "solution"):
+        assert reading.main_path_words(BeautifulSoup(page.replace("<p>", f"<div class='{block}'><p>", 1)
+                                                     .replace("</p>", "</p></div>", 1), "html.parser")) == 1
+
+
+@pytest.mark.parametrize("line, minutes", [("**Time:** about 45 minutes to read and run; x.", 45),
+                                           ("about an hour to read and run", 60),
+                                           ("about an hour and a quarter to read and run", 75)])
+def test_stated_times_are_read_from_the_before_you_start_box(line, minutes):
+    assert reading.stated_minutes(line) == minutes

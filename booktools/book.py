@@ -12,9 +12,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURES_CAPTION = "Lectures"
-# Folders _config.yml refers to (static files, MathJax, LaTeX files): a copy of the book
-# (the student edition, a test's fixture book) needs them beside its config.
-CONFIG_ASSETS = ["_static", "_vendor", "_latex"]
+# Folders _config.yml refers to (static files, MathJax, LaTeX files, template overrides): a
+# copy of the book (the student edition, a test's fixture book) needs them beside its config.
+CONFIG_ASSETS = ["_static", "_vendor", "_latex", "_templates"]
 
 
 def _toc(root=ROOT):

@@ -6,7 +6,9 @@ which `make chromium` installs with apt-get.
 """
 import contextlib
 import functools
+import gzip
 import http.server
+import io
 import os
 import threading
 from pathlib import Path
@@ -31,8 +33,25 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
                       ".ipynb": "application/x-ipynb+json", ".md": "text/markdown; charset=utf-8",
                       ".js": "text/javascript", ".woff2": "font/woff2"}
 
+    # Served compressed, as GitHub Pages serves them, so that a page's transferred size in
+    # the browser tests is what a reader's connection carries.
+    COMPRESSED = (".html", ".js", ".css", ".json", ".svg", ".ipynb", ".md", ".txt", ".map")
+
     def log_message(self, *args):
         pass
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if (path.suffix not in self.COMPRESSED or not path.is_file()
+                or "gzip" not in self.headers.get("Accept-Encoding", "")):
+            return super().send_head()
+        body = gzip.compress(path.read_bytes(), compresslevel=6)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
 
     def end_headers(self):
         # LinkChecker throttles every host to a few requests a second unless the server opts

@@ -3,6 +3,7 @@ them, checked here), and imports any reader or tool can follow."""
 import ast
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -123,3 +124,18 @@ def test_import_graph_reaches_every_tooling_module_through_plain_imports():
 def test_config_files_parse():
     for path in [ROOT / "_config.yml", ROOT / "_toc.yml", *WORKFLOWS]:
         assert yaml.safe_load(path.read_text()), path.name
+
+
+def test_the_template_override_is_the_themes_file_less_its_icon_script():
+    """_templates/static/webpack-macros.html drops pydata-sphinx-theme's fontawesome.js and
+    nothing else (_templates/README.md says why): compared with the installed theme's file,
+    so that an upgrade of the theme that changes it fails here."""
+    import pydata_sphinx_theme
+    theme = (Path(pydata_sphinx_theme.__file__).parent / "theme" / "pydata_sphinx_theme" / "static"
+             / "webpack-macros.html").read_text().splitlines()
+    ours = (ROOT / "_templates" / "static" / "webpack-macros.html").read_text().splitlines()
+    dropped = [line for line in theme if "fontawesome.js" in line or "users can add custom icons" in line]
+    assert len(dropped) == 2
+    assert [line for line in theme if line not in dropped] == [line for line in ours if "This site:" not in line]
+    assert not any("fontawesome" in line and "<script" in line for line in ours)
+    assert "_templates" in config()["sphinx"]["config"]["templates_path"]

@@ -71,6 +71,10 @@ COMPARISON = re.compile(
 HARDWARE_INDEPENDENT = {
     ("beyond_one_device.md", "Dask's documentation puts that cost"):
         "quotes Dask's documentation, linked; the chunks here (500 values) are the page's own sizes",
+    ("instructors.md", "The stated times add up to"):
+        "sums of the lectures' stated times (authors' estimates, the test below checks the plans against them)",
+    ("instructors.md", "**Three 90-minute sessions, reading at home**"):
+        "the same sums of stated times",
     ("instructors.md", "Binder builds an environment"):
         "a property of the Binder service, not of the machine that built the page",
     ("intro.md", "These lectures teach each tool"):
@@ -449,3 +453,27 @@ def test_every_different_condition_names_a_sentence_and_its_paragraph_names_the_
         holding = [p for p in paragraphs if any(s.startswith(start) for s in sentences(p))]
         assert holding, (page, start)
         assert condition in holding[0], (page, start, condition)
+
+
+def test_the_session_plans_cover_every_lecture_within_their_sessions_time():
+    """Each plan names every lecture; the in-class plan's sessions hold at most 90 minutes
+    of the lectures' stated times, as the table says them; the reading-at-home plan's
+    minutes are the sums of the stated times."""
+    from booktools.reading import stated_minutes
+    text = (ROOT / "lectures" / "instructors.md").read_text(encoding="utf-8")
+    minutes = {path.stem: stated_minutes(overview(path)) for path in TAUGHT}
+    plans = re.findall(r"^\| Session \|.*?\n\|---.*?\n((?:\|.*\n)+)", text, re.M)
+    assert len(plans) == 2
+    for plan in plans:
+        sessions = [row for row in plan.splitlines() if row.startswith("| ")]
+        named = {doc for row in sessions for doc in re.findall(r"\{doc\}`(\w+)`", row.split("|")[2])}
+        assert named == set(minutes), (named, set(minutes))
+    in_class = plans[0].splitlines()
+    for row in in_class:
+        stated = re.findall(r"\{doc\}`(\w+)` \((\d+) min\)", row)
+        assert stated and all(int(m) == minutes[doc] for doc, m in stated), row
+        assert sum(int(m) for _, m in stated) <= 90, row
+    for row in plans[1].splitlines():
+        docs = re.findall(r"\{doc\}`(\w+)`", row.split("|")[2])
+        total = int(re.search(r"\((\d+) min\)", row).group(1))
+        assert total == sum(minutes[doc] for doc in docs), row

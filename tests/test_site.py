@@ -190,3 +190,72 @@ def test_a_planted_long_page_fails_the_reading_time_and_a_folded_one_passes():
                                            ("about an hour and a quarter to read and run", 75)])
 def test_stated_times_are_read_from_the_before_you_start_box(line, minutes):
     assert reading.stated_minutes(line) == minutes
+
+
+# ------------------------------------------------------------------ the glossary
+# What is not prose for the glossary rule: code, math, outputs, headings and titles.
+NOT_PROSE = ("script, style, pre, code, .math, div.cell_output, div.cell_input, h1, h2, h3, h4, h5, h6, "
+             ".admonition-title, nav, .headerlink, caption, .sd-tab-label")
+
+
+def glossary_terms(built_html):
+    page = parse_page(built_html, "lectures/glossary")
+    for anchor in page.select("dl.glossary > dt a.headerlink"):
+        anchor.decompose()
+    return [dt.get_text(" ", strip=True) for dt in page.select("dl.glossary > dt")]
+
+
+def term_pattern(term):
+    """A term as it reads in prose: any case (acronyms exactly), singular or plural."""
+    flags = 0 if term.isupper() else re.I
+    return re.compile(r"(?<![\w-])" + re.escape(term).replace(r"\ ", r"\s+") + r"(?:s|es)?(?![\w-])", flags)
+
+
+def unlinked_first_uses(page, terms):
+    """(term, text) for each term whose first use in a page's prose is not a link to the glossary."""
+    article = page.select_one("article") or page
+    for node in article.select(NOT_PROSE):
+        node.decompose()
+    waiting = {term: term_pattern(term) for term in terms}
+    unlinked = []
+    for text in article.find_all(string=True):
+        for term, pattern in list(waiting.items()):
+            if pattern.search(text):
+                if not any(a.name == "a" and "glossary.html#term-" in a.get("href", "") for a in text.parents):
+                    unlinked.append((term, " ".join(text.split())[:80]))
+                del waiting[term]
+    return unlinked
+
+
+def test_the_glossary_defines_the_terms_the_lectures_rely_on(built_html):
+    terms = glossary_terms(built_html)
+    assert {"all-reduce", "kernel", "SIMD", "latency", "bandwidth", "tracing", "fusion", "reduction",
+            "page fault", "dispatch"} <= set(terms), terms
+    assert terms == sorted(terms, key=str.lower), "glossary terms in alphabetical order"
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_a_lecture_links_the_first_use_of_each_glossary_term(built_html, doc):
+    unlinked = unlinked_first_uses(parse_page(built_html, doc), glossary_terms(built_html))
+    assert not unlinked, f"{doc}: first uses not linked to the glossary ({{term}}`...`): {unlinked}"
+
+
+def test_an_unlinked_first_use_is_caught_and_a_linked_one_passes():
+    from bs4 import BeautifulSoup
+    linked = '<a class="reference internal" href="glossary.html#term-latency"><span>latency</span></a>'
+    page = (f"<article><h2>Latency</h2><p>The {linked} here, then latency again.</p>"
+            "<p><code>kernel</code> in code; the kernels of a GPU.</p></article>")
+    assert unlinked_first_uses(BeautifulSoup(page, "html.parser"), ["latency", "kernel"]) == [
+        ("kernel", "in code; the kernels of a GPU.")]
+
+
+def test_the_brands_icon_font_holds_every_brand_glyph_the_pages_use_and_little_else(built_html):
+    from fontTools.ttLib import TTFont
+
+    from booktools.extensions.icon_fonts import BRANDS, THEME_CSS, brand_icons, code_points
+    used = brand_icons(built_html)
+    assert "github" in used                                  # the repository button
+    points = code_points((built_html / THEME_CSS).read_text(encoding="utf-8"))
+    cmap = TTFont(built_html / BRANDS).getBestCmap()
+    assert {points[name] for name in used} <= set(cmap), (used, sorted(cmap))
+    assert (built_html / BRANDS).stat().st_size < 10_000

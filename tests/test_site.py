@@ -259,3 +259,22 @@ def test_the_brands_icon_font_holds_every_brand_glyph_the_pages_use_and_little_e
     cmap = TTFont(built_html / BRANDS).getBestCmap()
     assert {points[name] for name in used} <= set(cmap), (used, sorted(cmap))
     assert (built_html / BRANDS).stat().st_size < 10_000
+
+
+QUANTECON = "https://python-programming.quantecon.org/numpy_vs_numba_vs_jax.html"
+
+
+@pytest.mark.parametrize("doc", ["lectures/intro", "lectures/vectorized", "lectures/sequential"])
+def test_the_lecture_the_comparison_follows_is_credited_with_a_link(built_html, doc):
+    page = parse_page(built_html, doc)
+    assert any(a.get("href") == QUANTECON for a in page.select("article a")), doc
+    assert "QuantEcon" in page.select_one("article").get_text()
+
+
+@pytest.mark.parametrize("doc", LECTURE_PAGES)
+def test_every_footer_states_the_licences(built_html, doc):
+    footer = parse_page(built_html, doc).select_one("footer .site-licence")
+    assert footer is not None, f"{doc}: no licence in the footer"
+    text = footer.get_text(" ", strip=True)
+    assert "CC BY-SA 4.0" in text and "BSD 3-Clause" in text and "QuantEcon" in text
+    assert (ROOT / "LICENSE").is_file() and "Attribution-ShareAlike 4.0" in (ROOT / "LICENSE-CONTENT").read_text()

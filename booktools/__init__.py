@@ -11,6 +11,11 @@ and the tests import it like any other package.
     notebooks     finishes the Colab/Binder notebooks (setup cells, helper modules)
     student       the student edition: solutions removed, outputs reused, not re-executed
     assignments   one zip per lecture for a course platform
+    grading       `make grade`: one returned notebook, question by question
+    gradebook     `make grade SUBMISSIONS=`: a class's notebooks, into gradebook.csv
+    sandbox       the student's kernel, in bubblewrap with its own user and limits
+    remote        what crosses between that kernel and the grader (plain data only)
+    tampering     flags code that changes what answers run on
     browser       serves the built site and drives Chromium (tests, screenshots)
     reading       a lecture's main path in words, against the time it states
     screenshots   desktop and phone screenshots of every page

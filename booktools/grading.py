@@ -12,45 +12,60 @@ exercise asks for (tests/test_lecture_sources.py enforces it). Those checks are 
 written as Otter-Grader test files for the autograder bundle (`autograder_bundle`,
 called by `make assignments`): the same tests, locally and on a course platform.
 
-Local grading runs student code, so it is done like this:
+Local grading runs code nobody has read, so it is done like this:
 
-* the notebook is copied alone into a new temporary folder and executed there by a fresh
-  Jupyter kernel (nbclient), with a time limit per cell (interrupting the kernel, then
-  going on) and for the whole notebook; a cell's error is recorded, not fatal;
-* only then are the tests sent to that kernel, one question at a time, each with its own
-  time limit, on a copy of the notebook's variables: they are never on disk where the
-  student's code could read them, and one question's test cannot change another's;
-* a question scores its points if its test passes, else 0 with the test's message; a
-  kernel that dies scores 0 on every question not yet graded.
+* the notebook is copied alone into a new temporary folder and executed there, cell by
+  cell, by a fresh Jupyter kernel in a sandbox (booktools.sandbox: bubblewrap, its own
+  user, no network, no view of the lecture sources or of other submissions, limits on
+  memory, processes and output), with a time limit per cell (interrupting the kernel, then
+  killing it if it ignores that) and for the whole notebook; a cell's error is noted in
+  the result, not fatal;
+* the checks never run in that kernel. The lecture's own values a check reads (its
+  reference functions and inputs) are computed here, from the lecture's source, by the
+  grader; the names the exercise asks for (`poly`) are `Remote`s (booktools.remote):
+  calling one runs the student's function in the kernel and brings back plain data only.
+  So rebinding `print`, `json` or `numpy.allclose` in the kernel cannot forge a verdict;
+* code that tries (booktools.tampering: in the syntax of the student's cells, and a probe
+  of the kernel afterwards) is flagged, cell by cell, and scores 0 on every question;
+* each question has its own time limit; one that runs out is interrupted and costs that
+  question only. A kernel that dies scores 0 on every question not yet graded.
 
-What this does not give: the kernel is an ordinary process of the grading user, so code
-that writes outside the temporary folder by absolute path, or patches the interpreter
-itself, is not stopped. For untrusted submissions grade in a container: the Otter bundle
-on Gradescope runs each submission in its own throwaway container.
+Without bubblewrap (not Linux, or not root) the kernel runs as an ordinary process, and
+every result says "graded WITHOUT a sandbox": grade untrusted work where it is installed
+(`make sandbox`), or on Gradescope, whose Otter bundle runs each submission in its own
+throwaway container. A class at a time: booktools.gradebook (`make grade SUBMISSIONS=`).
 """
 import argparse
+import ast
+import contextlib
+import importlib.util
+import io
 import json
 import re
-import secrets
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import jupytext
 import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
 
+from booktools import tampering
 from booktools.book import ROOT, lectures
+from booktools.remote import KERNEL_HELPER, KernelLink, RemoteError, lambda_sources
 from booktools.requirements import python_version
-from booktools.student import PLACEHOLDER_CODE
+from booktools.sandbox import SandboxKernel, kernel_python
+from booktools.student import PLACEHOLDER_CODE, strip_solutions
 
 SOLUTION_AND_CHECK = re.compile(
     r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n\n```\{code-cell\} ipython3\n"
     r":tags: \[remove-cell\]\n(.*?)^```$", re.M | re.S)
 EXERCISE = re.compile(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", re.M | re.S)
+SOLUTION_BLOCK = re.compile(r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n", re.M | re.S)
 POINTS = re.compile(r"^\*\*Points:\*\* (\d+(?:\.\d+)?)\s*$", re.M)
 HEADING = re.compile(r"^### (Exercise (\d+)\.(\d+))", re.M)
 OUTPUT_LIMIT = 100_000      # characters of one output kept in the graded notebook
@@ -123,91 +138,330 @@ def identify(nb, path, lecture=None):
     return doc
 
 
-TEST_CELL = """\
-import json as _grading_json
-_grading_env = dict(globals())
-try:
-    exec(compile({check!r}, "<check {label}>", "exec"), _grading_env)
-    print({marker!r} + _grading_json.dumps({{"passed": True}}))
-except BaseException as _grading_error:
-    print({marker!r} + _grading_json.dumps({{"passed": False, "message":
-          (type(_grading_error).__name__ + ": " + str(_grading_error))[:500]}}))
-"""
+# ------------------------------------------------------------------ the lecture, trusted
+
+ALWAYS = re.compile(r"^\s*(import|from)\s|config\.update|set_num_threads|enable_x64", re.M)
 
 
-def _trim(cell):
-    for output in cell.get("outputs", []):
-        if "text" in output and len(output["text"]) > OUTPUT_LIMIT:
-            output["text"] = output["text"][:OUTPUT_LIMIT] + "\n[... output cut by the grader ...]\n"
+def _defs_and_uses(source):
+    """Names a cell may bind, and names it may read (both over-approximated)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), set()
+    defs, uses = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (uses if isinstance(node.ctx, ast.Load) else defs).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defs.add(node.name)
+        elif isinstance(node, ast.Import):
+            defs.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            defs.update(a.asname or a.name for a in node.names)
+    return defs, uses
 
 
-def _verdict(cell, marker, timed_out, limit):
-    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-    lines = [line for line in text.splitlines() if line.startswith(marker)]
-    if not lines:
-        return False, "the test produced no result (did the kernel stop?)"
-    result = json.loads(lines[-1][len(marker):])
-    if result["passed"]:
-        return True, ""
-    if timed_out or result["message"].startswith("KeyboardInterrupt"):
-        return False, f"the test did not finish within {limit:g} s"
-    return False, result["message"]
+def _top_level_names(source):
+    """Names a piece of code binds at its top level (assignments, definitions, imports)."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        for target in getattr(node, "targets", []) + [getattr(node, "target", None)]:
+            if target is not None:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
+
+
+def _free_names(source):
+    """Names a check reads that it never binds itself (so they come from elsewhere)."""
+    defs, uses = _defs_and_uses(source)
+    params = {a.arg for node in ast.walk(ast.parse(source)) if isinstance(node, ast.arg) for a in [node]}
+    return uses - defs - params
+
+
+def own_code(doc):
+    """The code cells the assignment notebook comes with (the lecture's, its setup cells),
+    stripped: a submission's cell that is one of them is not the student's code."""
+    from booktools.notebooks import HELPERS, setup_cells
+    text, _ = strip_solutions((ROOT / f"{doc}.md").read_text(encoding="utf-8"), doc)
+    known = {c.source.strip() for c in jupytext.reads(text, "md:myst").cells if c.cell_type == "code"}
+    return known | {c.source.strip() for c in setup_cells(HELPERS)}
+
+
+def lecture_cells(doc):
+    """The code the lecture itself runs, without its solutions, their checks and the cells
+    that raise on purpose; IPython's magics (`%timeit`) left out."""
+    text, _ = strip_solutions((ROOT / f"{doc}.md").read_text(encoding="utf-8"), doc)
+    cells = []
+    for cell in jupytext.reads(text, "md:myst").cells:
+        if cell.cell_type != "code" or cell.source.strip() == PLACEHOLDER_CODE:
+            continue
+        if "raises-exception" in cell.metadata.get("tags", []):
+            continue
+        cells.append("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    return cells
+
+
+def _imports_and_settings(source):
+    """Only the top-level imports and settings (`jax.config.update(...)`) of a cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+            or (isinstance(node, ast.Expr) and ALWAYS.search(ast.unparse(node)))]
+    return "\n".join(ast.unparse(node) for node in kept)
+
+
+def needed_cells(cells, names):
+    """The cells that bind `names`, and the cells those read from, in order; of the other
+    cells, only their imports and settings: the part of the lecture the checks need."""
+    keep, needed = [], set(names)
+    for source in reversed(cells):
+        defs, uses = _defs_and_uses(source)
+        if defs & needed:
+            keep.append(source)
+            needed |= uses
+        elif ALWAYS.search(source) and (part := _imports_and_settings(source)):
+            keep.append(part)
+    return keep[::-1]
+
+
+def _lecture_helpers(cells):
+    """Import the lecture's helper modules from lectures/ (as the lectures do, from there)."""
+    for name in ("lecture_tools", "benchmarks"):            # benchmarks imports lecture_tools
+        if name in sys.modules or not any(re.search(rf"\b{name}\b", c) for c in cells + ["lecture_tools"]):
+            continue
+        spec = importlib.util.spec_from_file_location(name, ROOT / "lectures" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+def student_names(doc):
+    """{label: names} the check of each question reads that the exercise's answer defines:
+    these come from the student's kernel, everything else from the trusted lecture."""
+    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    found = {}
+    for block in SOLUTION_BLOCK.finditer(text):
+        label = block.group(1)
+        code = "\n".join(c.source for c in jupytext.reads(block.group(0), "md:myst").cells if c.cell_type == "code")
+        found[label] = _top_level_names(code)
+    checks = dict(SOLUTION_AND_CHECK.findall(text))
+    return {label: sorted(found.get(label, set()) & _free_names(check)) for label, check in checks.items()}
+
+
+def trusted_namespace(doc):
+    """The lecture's names the checks read, computed here by the lecture's own code (the
+    part `needed_cells` picks), never by the submission. Returns (namespace, problems)."""
+    graded = questions(doc)
+    remote = student_names(doc)
+    needed = set()
+    for q in graded:
+        needed |= _free_names(q.check) - set(remote.get(q.label, []))
+    namespace, problems = {"__name__": "__lecture__"}, []
+    cells = needed_cells(lecture_cells(doc), needed)
+    _lecture_helpers(cells)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        for source in cells:
+            try:
+                exec(compile(source, f"<{doc}>", "exec"), namespace)
+            except Exception as error:
+                problems.append(f"a cell of the lecture failed in the grader ({type(error).__name__}: "
+                                f"{str(error)[:200]}): checks that need it fail")
+    return namespace, problems
+
+
+_TRUSTED = {}
+
+
+def _trusted(doc):
+    if doc not in _TRUSTED:
+        _TRUSTED[doc] = trusted_namespace(doc)
+    return _TRUSTED[doc]
+
+
+# ------------------------------------------------------------------ grading
+
+class _QuestionTimeout(BaseException):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """Raise _QuestionTimeout in this (the main) thread after `seconds`."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+    def expire(signum, frame):
+        raise _QuestionTimeout()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _exercise_of_cells(nb):
+    """{index of a code cell: "Exercise N.M"} for the code cells under each exercise heading."""
+    owner, current, in_exercises = {}, None, False
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            if cell.source.startswith("## "):
+                in_exercises = cell.source.startswith("## Exercises")
+                current = None
+            match = re.match(r"### (Exercise [\d.]+)", cell.source)
+            if match and in_exercises:
+                current = match.group(1)
+        elif current:
+            owner[index] = current
+    return owner
 
 
 def grade(path, lecture=None, cell_timeout=120, question_timeout=60, notebook_timeout=900,
-          kernel="python3", executed=None):
+          kernel="python3", executed=None, sandbox=True, limits=None):
     """Grade one submitted notebook; returns the result as a dict (see the module docstring).
     `kernel` names the Jupyter kernel that runs it; with `executed`, the notebook as it ran
     (the submission's cells and their outputs, no tests) is written to that path."""
     nb = read_submission(path)
     doc = identify(nb, path, lecture)
     graded = questions(doc)
+    remote = student_names(doc)
     start = time.perf_counter()
-    marker = f"@@grade-{secrets.token_hex(8)}@@"
-    notes = []
+    notes, flags = [], []
     results = {q.label: (False, "not graded") for q in graded}
+    code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    owner = _exercise_of_cells(nb)
+    known = own_code(doc)
+    theirs = [(i, c) for i, c in code_cells if c.source.strip() not in known]
+    for position, reason in tampering.scan([c.source for _, c in theirs], [c.source for _, c in code_cells]):
+        index = theirs[position][0]
+        flags.append({"cell": index, "exercise": owner.get(index), "reason": reason})
     with tempfile.TemporaryDirectory(prefix="grade-") as folder:
-        name = Path(path).name
-        shutil.copy(path, Path(folder) / name)
-        client = NotebookClient(nb, timeout=cell_timeout, interrupt_on_timeout=True, allow_errors=True,
-                                kernel_name=kernel, resources={"metadata": {"path": folder}})
+        shutil.copy(path, Path(folder) / Path(path).name)
+        box = SandboxKernel(folder, kernel_python(kernel), limits, sandbox=sandbox)
+        if not box.sandboxed:
+            notes.append(f"ran unsandboxed: {box.why_not}")
         try:
-            with client.setup_kernel():
-                for index, cell in enumerate(list(nb.cells)):
-                    if cell.cell_type != "code":
-                        continue
-                    if time.perf_counter() - start > notebook_timeout:
-                        notes.append(f"stopped running the notebook after {notebook_timeout:g} s")
-                        break
-                    client.execute_cell(cell, index)
-                    _trim(cell)
-                if executed is not None:
-                    nbformat.write(nb, executed)
-                for q in graded:
-                    test = nbformat.v4.new_code_cell(TEST_CELL.format(check=q.check, label=q.label, marker=marker))
-                    client.timeout = question_timeout
-                    began = time.perf_counter()
-                    nb.cells.append(test)
-                    client.execute_cell(test, len(nb.cells) - 1)
-                    timed_out = time.perf_counter() - began >= question_timeout
-                    results[q.label] = _verdict(test, marker, timed_out, question_timeout)
-        except DeadKernelError:
-            notes.append("the kernel died while grading; questions not yet graded score 0")
-            results = {label: (passed, message if passed or message != "not graded" else "the kernel died")
-                       for label, (passed, message) in results.items()}
-    rows = [{"label": q.label, "exercise": q.exercise, "points": q.points,
-             "earned": q.points if results[q.label][0] else 0.0, "message": results[q.label][1]}
-            for q in graded]
+            box.start()
+            alive = _run_notebook(box, nb, code_cells, cell_timeout, notebook_timeout, start, notes,
+                                  {i for i, _ in theirs})
+            if executed is not None:
+                nbformat.write(nb, executed)
+            if alive:
+                alive = _install_helper(box, question_timeout, notes, flags)
+            namespace, problems = _trusted(doc)
+            notes += problems
+            link = KernelLink(box.private, lambda code, limit: _rpc(box, code, limit), question_timeout)
+            if alive:
+                box.deadline = time.monotonic() + question_timeout
+                try:         # rebinding hidden from the syntax; the kernel could lie here
+                    reasons = link.lookup("__grader_probe__")()
+                    flags += [{"cell": None, "exercise": None, "reason": f"the kernel reports that {r}"}
+                              for r in reasons if isinstance(r, str)][:20]
+                except Exception as error:
+                    notes.append(f"the kernel did not answer the grader's probe ({type(error).__name__})")
+            for q in graded:
+                results[q.label] = _check(q, remote.get(q.label, []), namespace, link, box, question_timeout) \
+                    if alive and box.alive() else (False, "the kernel had stopped: " + (notes[-1] if notes else ""))
+        finally:
+            pids = box.processes()
+            box.stop()
+            left = box.leftovers(pids)
+            if left:
+                notes.append(f"{len(left)} of the submission's processes outlived the grading")
+    rows = []
+    for q in graded:
+        passed, message = results[q.label]
+        if flags:           # what it changed, every answer after it ran on: none is trusted
+            passed, message = False, "no points: the submission tampers with what the answers run on (see flags)"
+        rows.append({"label": q.label, "exercise": q.exercise, "points": q.points,
+                     "earned": q.points if passed else 0.0, "message": message})
     return {"notebook": str(path), "lecture": doc, "questions": rows,
             "total": sum(r["earned"] for r in rows), "max": sum(r["points"] for r in rows),
-            "seconds": round(time.perf_counter() - start, 1), "notes": notes}
+            "seconds": round(time.perf_counter() - start, 1), "sandboxed": box.sandboxed,
+            "flags": flags, "notes": notes}
+
+
+def _run_notebook(box, nb, code_cells, cell_timeout, notebook_timeout, start, notes, own):
+    """Execute the submission's cells in order; False once the kernel has stopped. An error
+    in one of the student's own cells (`own`) is noted."""
+    for index, cell in code_cells:
+        left = notebook_timeout - (time.perf_counter() - start)
+        if left <= 0:
+            notes.append(f"stopped running the notebook after {notebook_timeout:g} s")
+            return True
+        run = box.execute(cell.source, min(cell_timeout, left))
+        cell.outputs = [nbformat.from_dict(o) for o in run.outputs]
+        if run.status in ("killed", "broken"):
+            notes.append(f"cell {index}: {run.error}")
+            return False
+        if run.status == "timeout" or (run.status == "error" and index in own):
+            notes.append(f"cell {index}: {run.error}")
+    return True
+
+
+def _install_helper(box, timeout, notes, flags):
+    run = box.execute(KERNEL_HELPER + tampering.KERNEL_PROBE, timeout)
+    if run.status != "ok":
+        notes.append(f"the grader's helper could not run in the kernel ({run.error or run.status})")
+        return run.status not in ("killed", "broken")
+    return True
+
+
+class _RemoteTimeout(RemoteError):
+    pass
+
+
+def _rpc(box, code, limit):
+    """Run a request in the kernel, within what is left of the question's time."""
+    left = min(limit, box.deadline - time.monotonic())
+    if left <= 0:
+        raise _RemoteTimeout("no time left")
+    run = box.execute(code, left)
+    if run.status == "timeout":             # interrupted: the kernel serves the next question
+        raise _RemoteTimeout(run.error)
+    if run.status in ("killed", "broken"):
+        raise RemoteError(run.error)
+
+
+def _check(q, names, namespace, link, box, limit):
+    """Run one question's check here, with the student's names as Remotes. The student's
+    code has `limit` seconds in all; the grader's own part of the check a little more."""
+    env = dict(namespace)
+    link.lambdas = lambda_sources(q.check, f"<check {q.label}>")
+    box.deadline = time.monotonic() + limit
+    late = f"the test did not finish within {limit:g} s"
+    try:
+        with _time_limit(limit + 10):
+            for name in names:
+                env[name] = link.lookup(name)
+            exec(compile(q.check, f"<check {q.label}>", "exec"), env)
+    except _QuestionTimeout:               # stopped while waiting on the kernel, perhaps
+        if not box.settle():
+            return False, late + " (the kernel did not stop and was killed)"
+        return False, late
+    except _RemoteTimeout:
+        return False, late + " (the submission's code ran past it and was interrupted)"
+    except BaseException as error:          # any failure of the check is a failed question
+        return False, (type(error).__name__ + ": " + str(error))[:500]
+    return True, ""
 
 
 def report(result):
-    lines = [f"{result['notebook']}: assignment of {result['lecture']}"]
+    lines = [f"{result['notebook']}: assignment of {result['lecture']}"
+             + ("" if result.get("sandboxed", True) else " (graded WITHOUT a sandbox)")]
     for row in result["questions"]:
         lines.append(f"  {row['exercise']} ({row['label']}): {row['earned']:g} / {row['points']:g}"
                      + (f"  {row['message']}" if row["message"] else ""))
+    lines += [("  flag: the kernel" if f["cell"] is None else f"  flag: cell {f['cell']}")
+              + (f" ({f['exercise']})" if f["exercise"] else "") + f": {f['reason']}" for f in result.get("flags", [])]
     lines += [f"  note: {note}" for note in result["notes"]]
     lines.append(f"total: {result['total']:g} / {result['max']:g}  ({result['seconds']:g} s)")
     return "\n".join(lines)

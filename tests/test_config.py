@@ -74,11 +74,14 @@ def test_no_file_edits_sys_path_or_imports_from_conftest(path):
     assert not re.search(r"^\s*(from|import) conftest\b", text, re.M), f"{path.name} imports from conftest"
 
 
-# Imports a reader cannot see. The one allowed: under `make mutation`, tests/conftest.py hands
-# the tests mutmut's copies of the lecture helpers (lectures.lecture_tools), which the plain
-# imports `import lecture_tools` then get; without it the tests would test the unmutated code.
+# Imports a reader cannot see. Allowed, each for its reason: under `make mutation`,
+# tests/conftest.py hands the tests mutmut's copies of the lecture helpers
+# (lectures.lecture_tools), which the plain imports `import lecture_tools` then get; the
+# grader loads the same helpers by path, for the lecture cells it runs itself, as the
+# lectures import them from their own folder; the tampering scan only names `__import__`
+# among the builtins it watches.
 HIDDEN_IMPORTS = re.compile(r"import_module|__import__|runpy|spec_from_file_location|SourceFileLoader")
-HIDDEN_ALLOWED = {"tests/conftest.py"}
+HIDDEN_ALLOWED = {"tests/conftest.py", "booktools/grading.py", "booktools/tampering.py"}
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))

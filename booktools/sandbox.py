@@ -1,0 +1,319 @@
+"""A Jupyter kernel for a student's notebook, in a sandbox it cannot get out of.
+
+`SandboxKernel(folder, python)` starts `python -m ipykernel_launcher` with
+
+* bubblewrap (`bwrap`, Debian's package `bubblewrap`): new PID, network, IPC and UTS
+  namespaces; a root file system that holds only the system's read-only directories, the
+  kernel's Python and its environment (read-only), the submission's own folder and a
+  folder of the kernel's for its sockets and home (the only places it can write; /tmp is
+  a private tmpfs); it dies with the grader (`--die-with-parent`). It sees no lecture
+  source, no other submission, no network;
+* an unprivileged user (`setpriv`: nobody), so that it cannot change anything it does not
+  own and the process limit applies;
+* resource limits (`prlimit`): address space, CPU seconds, processes, file size, open files.
+
+The kernel talks to the grader over Unix sockets in its own folder (the IPC transport), which
+work across the network namespace. `execute(code, timeout)` runs code and waits with a
+deadline: on timeout it interrupts, and a kernel that ignores the interrupt is killed,
+with everything it started (the PID namespace ends with it). Messages the grader cannot
+read (a kernel whose own messaging the code has broken) end the run too. `stop()` kills
+the sandbox; `leftovers()` lists processes still running in it (none, after `stop`).
+
+Where bwrap is missing (macOS, Windows, a Linux without it), or cannot run, the kernel
+runs as an ordinary process in the folder, and `sandboxed` is False with `why_not` saying
+why: the grader reports it in every result.
+"""
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+NOBODY = 65534
+OUTPUT_LIMIT = 100_000          # characters of output kept from one execution
+
+
+@dataclass
+class Limits:
+    memory_bytes: int = 4_000_000_000      # address space: enough for JAX, Numba and a lecture
+    cpu_seconds: int = 1_800
+    processes: int = 2_048                 # tasks (threads count) of the sandbox's user: bounds a fork bomb
+    file_bytes: int = 200_000_000
+    open_files: int = 1_024
+
+
+@dataclass
+class Execution:
+    status: str                 # "ok", "error", "timeout", "killed", "broken"
+    outputs: list               # nbformat output dicts, text capped at OUTPUT_LIMIT
+    error: str = ""             # the exception (ename: evalue), or why the run stopped
+
+
+def kernel_python(kernel_name):
+    """The Python that the Jupyter kernel `kernel_name` runs ("python3": this one)."""
+    if kernel_name in ("python3", None):
+        return sys.executable
+    argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+    return sys.executable if argv[0] in ("python", "python3") else argv[0]
+
+
+def _prefixes(python):
+    """The directories a Python needs: its environment and the installation it comes from."""
+    probe = subprocess.run([python, "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
+                           capture_output=True, text=True, timeout=60, check=True)
+    return sorted({Path(p).resolve() for p in probe.stdout.split()} | {Path(python).resolve().parent.parent})
+
+
+def why_not_sandboxed():
+    """Why a kernel cannot be sandboxed here, or None when it can."""
+    missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        return (f"{', '.join(missing)} not found (on Debian or Ubuntu: apt-get install bubblewrap "
+                "util-linux), so the kernel ran as an ordinary process")
+    if os.geteuid() != 0:
+        return "the grader does not run as root, so the kernel could not be given its own user and namespaces"
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "true"],
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        return f"bubblewrap cannot start here ({probe.stderr.strip()[:200]})"
+    return None
+
+
+def sandbox_prefix(folder, private, python, limits):
+    """The command that runs what follows it inside the sandbox: `folder` is the kernel's
+    working directory, `private` holds its sockets, home and caches (both writable)."""
+    folder, private = Path(folder).resolve(), Path(private).resolve()
+    args = ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
+            f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}",
+            "--", "bwrap"]
+    for top in ("/usr", "/etc", "/sys"):
+        args += ["--ro-bind", top, top]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    prefixes = _prefixes(python)
+    # bwrap makes the directories above a mount point private (0700) unless told otherwise;
+    # the kernel's user must be able to pass through them.
+    parents = sorted({str(parent) for path in [*prefixes, folder, private] for parent in path.parents
+                      if str(parent) not in ("/", "/usr", "/etc", "/sys", "/tmp")}, key=len)
+    for parent in parents:
+        args += ["--perms", "0755", "--dir", parent]
+    for prefix in prefixes:
+        args += ["--ro-bind", str(prefix), str(prefix)]
+    args += ["--bind", str(folder), str(folder), "--bind", str(private), str(private),
+             "--chdir", str(folder), "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
+    home = private / "home"
+    env = {"HOME": str(home), "PATH": f"{Path(python).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".config" / "matplotlib"),
+           "XDG_CACHE_HOME": str(home / ".cache"), "NUMBA_CACHE_DIR": str(home / ".cache" / "numba"),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})   # this machine's fix
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return args
+
+
+class _Manager(KernelManager):
+    """A kernel manager whose kernel runs `python -m ipykernel_launcher` behind a prefix."""
+
+    def __init__(self, python, prefix, **kwargs):
+        super().__init__(**kwargs)
+        self._kernel_spec = KernelSpec(argv=[python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                       display_name="grading", language="python", interrupt_mode="message")
+        self._prefix = prefix
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        return self._prefix + super().format_kernel_cmd(extra_arguments)
+
+
+class SandboxKernel:
+    """A kernel working in `folder` (which should hold only what the code may see: the
+    notebook). Its sockets, home, caches, log and the grader's requests live in
+    `self.private`, a folder of its own beside it, removed by `stop()`."""
+
+    def __init__(self, folder, python=None, limits=None, sandbox=True):
+        self.folder = Path(folder).resolve()
+        self.private = Path(tempfile.mkdtemp(prefix="kernel-", dir=self.folder.parent))
+        (self.private / "home").mkdir()
+        # Normalized, not resolved: a virtual environment's python must keep its own path.
+        self.python = os.path.normpath(os.path.abspath(python or sys.executable))
+        self.limits = limits or Limits()
+        self.why_not = why_not_sandboxed() if sandbox else "the grader was asked to run without a sandbox"
+        self.sandboxed = self.why_not is None
+        self.manager = self.client = None
+        self.deadline = float("inf")            # the grader's: when its current question's time ends
+
+    def start(self, timeout=120):
+        if self.sandboxed:
+            for top in (self.folder, self.private):
+                os.chown(top, NOBODY, NOBODY)
+                for path in top.rglob("*"):
+                    os.chown(path, NOBODY, NOBODY)
+            prefix = sandbox_prefix(self.folder, self.private, self.python, self.limits)
+        else:
+            prefix = []
+        # Unix sockets: the sandbox has no network, and no one else's loopback.
+        self.manager = _Manager(self.python, prefix, transport="ipc", ip=str(self.private / "kernel"),
+                                connection_file=str(self.private / "kernel.json"))
+        self.manager.write_connection_file()
+        if self.sandboxed:                      # the kernel's user reads it
+            os.chmod(self.private / "kernel.json", 0o644)
+        # (In the sandbox, bwrap clears the environment and sets its own.)
+        self.log = open(self.private / "kernel.log", "w")
+        self.manager.start_kernel(cwd=str(self.folder), env=self._plain_env(), stdout=self.log, stderr=self.log)
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=timeout)
+
+    def _plain_env(self):
+        env = dict(os.environ)
+        env.update({"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"})
+        return env
+
+    def execute(self, code, timeout, grace=5.0):
+        """Run `code`; wait at most `timeout` seconds, interrupt, wait `grace` more, then kill."""
+        try:
+            msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
+        except Exception as error:                               # the channels are gone
+            return Execution("broken", [], f"the kernel could not be reached ({type(error).__name__})")
+        outputs, kept = [], 0
+        deadline, interrupted = time.monotonic() + timeout, False
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if interrupted or not self.alive():
+                    self.stop()
+                    return Execution("killed", outputs, f"the code ran past {timeout:g} s and ignored the "
+                                     "interrupt: the kernel was stopped")
+                self._interrupt()
+                interrupted, deadline = True, time.monotonic() + grace
+                continue
+            try:
+                message = self.client.get_iopub_msg(timeout=min(remaining, 1.0))
+            except queue.Empty:
+                if not self.alive():
+                    return Execution("killed", outputs, "the kernel died")
+                continue
+            except Exception as error:                           # a message the grader cannot read
+                self.stop()
+                return Execution("broken", outputs, f"the kernel sent a message the grader cannot read "
+                                 f"({type(error).__name__}): the kernel was stopped")
+            try:
+                if message["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind, content = message["msg_type"], message["content"]
+            except Exception:
+                self.stop()
+                return Execution("broken", outputs, "the kernel sent a malformed message: the kernel was stopped")
+            if kind == "status" and content.get("execution_state") == "idle":
+                break
+            if kind == "stream":
+                text = str(content.get("text", ""))[:max(0, OUTPUT_LIMIT - kept)]
+                kept += len(text)
+                if text:
+                    outputs.append({"output_type": "stream", "name": content.get("name", "stdout"), "text": text})
+            elif kind in ("display_data", "execute_result") and kept < OUTPUT_LIMIT:
+                data = {k: v for k, v in content.get("data", {}).items() if isinstance(v, (str, list))}
+                kept += sum(len(str(v)) for v in data.values())
+                output = {"output_type": kind, "data": data, "metadata": {}}
+                if kind == "execute_result":
+                    output["execution_count"] = content.get("execution_count")
+                outputs.append(output)
+            elif kind == "error":
+                outputs.append({"output_type": "error", "ename": str(content.get("ename", "")),
+                                "evalue": str(content.get("evalue", ""))[:2_000],
+                                "traceback": [str(t)[:2_000] for t in content.get("traceback", [])[:50]]})
+        errors = [o for o in outputs if o["output_type"] == "error"]
+        if interrupted:
+            return Execution("timeout", outputs, f"the code ran past {timeout:g} s and was interrupted")
+        if errors:
+            return Execution("error", outputs, f"{errors[-1]['ename']}: {errors[-1]['evalue']}"[:500])
+        return Execution("ok", outputs)
+
+    def _interrupt(self):
+        try:
+            self.manager.interrupt_kernel()
+        except Exception:
+            pass
+
+    def alive(self):
+        try:
+            return self.manager is not None and self.manager.is_alive()
+        except Exception:
+            return False
+
+    def pid(self):
+        provisioner = getattr(self.manager, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        return getattr(process, "pid", None)
+
+    def processes(self):
+        """The pids of the kernel's launcher and everything under it (the whole sandbox)."""
+        import psutil
+        pid = self.pid()
+        try:
+            root = psutil.Process(pid) if pid else None
+            return [] if root is None else [root.pid] + [c.pid for c in root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def leftovers(self, pids, wait=5.0):
+        """Which of `pids` still run `wait` seconds after the sandbox was stopped (none)."""
+        import psutil
+        deadline = time.monotonic() + wait
+        while True:
+            alive = []
+            for pid in pids:
+                try:
+                    if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                        alive.append(pid)
+                except psutil.Error:
+                    pass
+            if not alive or time.monotonic() > deadline:
+                return alive
+            time.sleep(0.1)
+
+    def stop(self):
+        if self.client is not None:
+            try:
+                self.client.stop_channels()
+            except Exception:
+                pass
+        if self.manager is not None:
+            try:
+                self.manager.shutdown_kernel(now=True)
+            except Exception:
+                pid = self.pid()
+                if pid:
+                    try:
+                        os.kill(pid, 9)
+                    except OSError:
+                        pass
+            self.manager.cleanup_resources()
+        self.client = None
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+        shutil.rmtree(self.private, ignore_errors=True)
+
+    def settle(self, grace=5.0):
+        """After the grader stopped waiting on an execution: interrupt the kernel and wait
+        until it answers again; True if it does, else it is stopped (killed)."""
+        if not self.alive():
+            return False
+        self._interrupt()
+        run = self.execute("pass", grace, grace=grace)
+        return run.status == "ok"

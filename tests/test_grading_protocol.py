@@ -1,0 +1,152 @@
+"""The grader's parts, without a kernel or a build: what the syntax scan flags
+(booktools.tampering), what may cross between the student's kernel and the grader
+(booktools.remote), and how a class's submissions are collected and recorded
+(booktools.gradebook). The whole grader against hostile submissions, sandboxed, is
+tests/test_grading_hostile.py."""
+import csv
+import io
+import json
+import zipfile
+
+import nbformat
+import numpy as np
+import pytest
+
+from booktools import gradebook, grading, tampering
+from booktools.book import ROOT, lectures
+from booktools.remote import KERNEL_HELPER, KernelLink, Remote, RemoteError, decode, encode, lambda_sources
+
+TAMPERING = {
+    "import builtins\nbuiltins.print = lambda *a, **k: None": "builtins.print",
+    "import numpy as np\nnp.allclose = lambda *a, **k: True": "np.allclose",
+    "import numpy as np\nsetattr(np, 'isclose', lambda *a, **k: True)": "setattr",
+    "import json\njson.dumps = str": "json.dumps",
+    "import sys\nsys.stdout = open('/dev/null', 'w')": "sys.stdout",
+    "import sys\nsys.modules['numpy'] = None": "sys.modules",
+    "__builtins__['open'] = None": "__builtins__",
+    "def print(*args):\n    pass": "builtin `print`",
+    "import os\nos.kill(os.getppid(), 9)": "os.kill",
+    "import os, signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)": "signal.signal",
+    "import os\nwhile True:\n    os.fork()": "os.fork",
+    "import subprocess\nsubprocess.Popen(['sleep', '9'], start_new_session=True)": "outside its own session",
+    "import ctypes": "ctypes",
+}
+
+
+@pytest.mark.parametrize("code", TAMPERING, ids=list(TAMPERING.values()))
+def test_the_scan_flags_code_that_changes_what_answers_run_on(code):
+    found = tampering.scan([code])
+    assert found and found[0][0] == 0 and TAMPERING[code] in found[0][1], found
+
+
+def test_the_scan_names_the_cell_and_reads_imports_from_every_cell():
+    found = tampering.scan(["import numpy as np", "x = 1", "np.max = min"])
+    assert [index for index, _ in found] == [2]
+    assert tampering.scan(["np.max = min"]) == []                  # np is not known to be imported
+    assert len(tampering.scan(["np.max = min"], context=["import numpy as np"])) == 1
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_the_scan_flags_none_of_the_sites_own_answers(doc):
+    """Every solution of every lecture, and the lecture's own cells: no false alarm."""
+    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    import jupytext
+    cells = [c.source for c in jupytext.reads(text, "md:myst").cells if c.cell_type == "code"]
+    assert tampering.scan(cells) == []
+
+
+def test_plain_data_crosses_both_ways_and_the_rest_stays_in_the_kernel():
+    link = in_process_link({"poly": lambda x, coef: np.polyval(coef[::-1], x), "data": {"a": [1, 2.5, "s"]},
+                            "rng": np.random.default_rng(0)})
+    poly = link.lookup("poly")
+    assert isinstance(poly, Remote)
+    assert np.allclose(poly(np.array([0.0, 2.0]), [1.0, 1.0]), [1.0, 3.0])
+    assert link.lookup("data") == {"a": [1, 2.5, "s"]}
+    rng = link.lookup("rng")
+    assert isinstance(rng, Remote) and "Generator" in repr(rng)
+    assert np.shape(rng.uniform(size=3)) == (3,)
+    with pytest.raises(NameError, match="not defined by the submission"):
+        link.lookup("missing")
+
+
+def test_a_check_may_send_the_students_function_a_lambda_written_in_it():
+    link = in_process_link({"apply": lambda f, x: f(x)})
+    check = "result = apply(lambda v: v * 2, 21)"
+    link.lambdas = lambda_sources(check, "<check t>")
+    env = {"apply": link.lookup("apply")}
+    exec(compile(check, "<check t>", "exec"), env)
+    assert env["result"] == 42
+    def elsewhere(v):               # not the check's own: its source is not sent
+        return v
+    with pytest.raises(TypeError, match="only lambdas written in it"):
+        env["apply"](elsewhere, 1)
+    with pytest.raises(TypeError, match="cannot send a builtin"):
+        env["apply"](abs, 1)
+
+
+def test_an_answer_that_is_not_plain_data_is_refused():
+    pickled = io.BytesIO()
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    import base64
+    for data in ({"array": base64.b64encode(pickled.getvalue()).decode()},   # a pickle inside an array
+                 {"plain": [1, 2]}, {"code": "import os"}, {"plain": 1, "array": ""}, [1], {"handle": "../x"}):
+        with pytest.raises((RemoteError, ValueError)):
+            decode(data, None)
+    assert decode(encode((1, [2.0, None], {"k": np.arange(3)})), None)[2]["k"].tolist() == [0, 1, 2]
+    with pytest.raises(TypeError, match="cannot send a"):
+        encode(object())
+
+
+def in_process_link(names, folder=None):
+    """A KernelLink whose "kernel" is a namespace here, running the same helper code."""
+    import tempfile
+    folder = folder or tempfile.mkdtemp()
+    namespace = dict(names)
+    exec(KERNEL_HELPER, namespace)
+    return KernelLink(folder, lambda code, limit: exec(code, namespace), 10)
+
+
+def test_a_zip_of_submissions_yields_its_notebooks_and_nothing_outside(tmp_path):
+    archive = tmp_path / "class.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name in ("alice/hw.ipynb", "bob.ipynb", "../escape.ipynb", "/abs.ipynb", "__MACOSX/alice/hw.ipynb",
+                     ".hidden/x.ipynb", "notes.txt"):
+            z.writestr(name, "{}")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    found = gradebook.collect(archive, scratch)
+    assert [name for name, _ in found] == ["alice_hw", "bob"]
+    assert not (tmp_path / "escape.ipynb").exists()
+    assert all(scratch in path.parents for _, path in found)
+
+
+def test_the_gradebook_has_a_row_per_submission_and_a_column_per_question(tmp_path):
+    rows = [{"student": "a", "lecture": "lectures/numpy", "total": 3.0, "max": 5.0, "seconds": 9, "sandboxed": True,
+             "flags": [], "notes": ["cell 4: NameError"],
+             "questions": [{"exercise": "Exercise 1.1", "label": "numpy-ex1", "earned": 2.0},
+                           {"exercise": "Exercise 1.2", "label": "numpy-ex2", "earned": 1.0}]},
+            {"student": "b", "notebook": "b.ipynb", "error": "is not a Jupyter notebook"}]
+    gradebook.write_gradebook(rows, tmp_path / "gradebook.csv")
+    table = list(csv.DictReader(open(tmp_path / "gradebook.csv")))
+    assert [r["student"] for r in table] == ["a", "b"]
+    assert table[0]["Exercise 1.1 (numpy-ex1)"] == "2.0" and table[0]["total"] == "3.0"
+    assert table[0]["notes"] == "cell 4: NameError" and table[1]["error"] == "is not a Jupyter notebook"
+
+
+def test_a_result_is_reused_only_for_the_same_bytes_and_the_same_grader(tmp_path):
+    nb = tmp_path / "a.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), nb)
+    doc = "lectures/numpy"
+    saved = {"lecture": doc, "sha256": gradebook.sha256(nb), "grader": gradebook.grader_version(doc), "total": 1}
+    (tmp_path / "a.json").write_text(json.dumps(saved))
+    assert gradebook._cached("a", nb, tmp_path) == saved
+    (tmp_path / "a.json").write_text(json.dumps({**saved, "grader": "older"}))
+    assert gradebook._cached("a", nb, tmp_path) is None
+    (tmp_path / "a.json").write_text(json.dumps(saved))
+    nb.write_text(nb.read_text() + " ")
+    assert gradebook._cached("a", nb, tmp_path) is None
+
+
+def test_the_students_names_are_the_answers_a_check_reads():
+    names = grading.student_names("lectures/numpy")
+    assert names == {"numpy-ex1": ["poly"], "numpy-ex2": ["ecdf"], "numpy-ex3": ["a_changes"]}

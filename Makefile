@@ -38,7 +38,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv check notebooks html student assignments grade latex pdf chromium test test-gpu release bench mutation screenshots serve clean environment.yml
+.PHONY: help venv check notebooks html student assignments grade sandbox latex pdf chromium test test-gpu release bench mutation screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -93,11 +93,19 @@ student: html  ## Student edition, solutions removed: _build/student/html (site)
 assignments: student  ## Per lecture: a zip for students (notebook + README) and an Otter autograder zip, in _build/assignments
 	$(BIN)/python -m booktools.assignments $(STUDENT)/notebooks $(ASSIGNMENTS)
 
-# Grades one returned notebook with the tests of its lecture's autograder; prints the points
-# per question and writes the result as JSON (OUT=..., default beside the notebook).
-grade: $(STAMP)  ## Grade a returned assignment: make grade NOTEBOOK=path.ipynb [LECTURE=numba] [OUT=result.json]
-	@test -n "$(NOTEBOOK)" || { echo "usage: make grade NOTEBOOK=path.ipynb [LECTURE=name] [OUT=result.json]"; exit 1; }
-	$(BIN)/python -m booktools.grading "$(NOTEBOOK)" $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)")
+# Grades returned assignments, each in a sandbox (booktools/sandbox.py: bubblewrap, installed
+# here as root). NOTEBOOK=one.ipynb prints its points per question and writes its result as
+# JSON (OUT=..., default beside it); SUBMISSIONS=folder-or.zip grades a class, JOBS at a
+# time, into OUT (default SUBMISSIONS-graded): gradebook.csv, and per student a JSON result
+# and a feedback text; unchanged submissions are not graded again.
+grade: $(STAMP) sandbox  ## Grade in a sandbox: make grade NOTEBOOK=one.ipynb, or SUBMISSIONS=folder-or.zip [JOBS=2] [OUT=...] [LECTURE=numba]
+	@test -n "$(NOTEBOOK)$(SUBMISSIONS)" || { echo "usage: make grade NOTEBOOK=path.ipynb | SUBMISSIONS=folder-or.zip [JOBS=2] [LECTURE=name] [OUT=...]"; exit 1; }
+	$(if $(NOTEBOOK),$(BIN)/python -m booktools.grading "$(NOTEBOOK)" $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)"),\
+	  $(BIN)/python -m booktools.gradebook "$(SUBMISSIONS)" --jobs $(JOBS) $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)"))
+
+sandbox:  ## Install bubblewrap, the grader's sandbox, if missing (apt-get, as root)
+	@command -v bwrap >/dev/null || $(call apt_install,bubblewrap) \
+	  || echo "bubblewrap not installed (run 'sudo apt-get install bubblewrap'): grading runs unsandboxed, and says so in every result"
 
 latex:  ## Install the TeX packages `make pdf` needs, if missing (apt-get, as root)
 	@{ command -v latexmk && command -v xelatex && fc-list | grep -q FreeSerif \
@@ -129,7 +137,7 @@ ifeq ($(MAKECMDGOALS),test)
 MAKEFLAGS += -j$(JOBS)
 endif
 
-test: html student assignments pdf chromium  ## Build site, student edition, assignments and PDF, then run the whole suite
+test: html student assignments pdf chromium sandbox  ## Build site, student edition, assignments and PDF, then run the whole suite
 	$(BIN)/python -m pytest -n $(JOBS) --durations=10
 
 # The release workflow runs this after `make test` on a version tag, with SITE_VERSION=TAG.

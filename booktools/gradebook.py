@@ -1,0 +1,211 @@
+"""Grade a class: every notebook in a folder, or in a zip as a course platform exports it.
+
+    python -m booktools.gradebook SUBMISSIONS --out DIR [--jobs 2] [--lecture NAME]
+        [--cell-timeout 120] [--question-timeout 60] [--notebook-timeout 900] [--kernel NAME]
+    make grade SUBMISSIONS=folder/ [JOBS=2] [OUT=DIR]
+
+Each notebook is graded by booktools.grading (its sandbox and trusted checks), `--jobs` at
+a time, in worker processes that each compute a lecture's reference values once for all
+the submissions of that lecture. In DIR it writes, per submission (named after the file),
+`NAME.json` (the whole result) and `NAME.feedback.txt` (the report a student can read),
+and for the class `gradebook.csv`: one row per submission, with the points of each
+question, the total, the flags and the seconds it took. A submission already graded,
+unchanged (the same bytes) and by the same grader (the same lecture and grading code), is
+not graded again. One submission that cannot be graded, or that brings a worker down,
+gets a row saying why; the others go on.
+"""
+import argparse
+import concurrent.futures
+import csv
+import hashlib
+import json
+import multiprocessing
+import re
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from booktools import grading
+from booktools.book import ROOT
+
+MAX_ZIP_BYTES = 2_000_000_000
+GRADER_FILES = ["grading.py", "remote.py", "sandbox.py", "tampering.py"]
+
+
+def sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def grader_version(doc):
+    """What a result depends on besides the submission: the lecture and the grader's code."""
+    digest = hashlib.sha256((ROOT / f"{doc}.md").read_bytes())
+    for name in GRADER_FILES:
+        digest.update((ROOT / "booktools" / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def collect(source, scratch):
+    """[(name, path)] of the notebooks in a folder or a zip (extracted under `scratch`)."""
+    source = Path(source)
+    if source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            if sum(info.file_size for info in archive.infolist()) > MAX_ZIP_BYTES:
+                raise ValueError(f"{source}: the zip unpacks to more than {MAX_ZIP_BYTES:,} bytes")
+            for info in archive.infolist():
+                parts = Path(info.filename).parts
+                if info.is_dir() or not info.filename.endswith(".ipynb") or info.filename.startswith("/") \
+                        or ".." in parts or any(p.startswith((".", "__MACOSX")) for p in parts):
+                    continue
+                archive.extract(info, scratch)
+        root = Path(scratch)
+    elif source.is_dir():
+        root = source
+    else:
+        raise ValueError(f"{source}: not a folder or a zip of notebooks")
+    found = sorted(p for p in root.rglob("*.ipynb") if not any(part.startswith(".") for part in p.parts))
+    names, seen = [], set()
+    for path in found:
+        name = re.sub(r"[^\w.-]+", "_", str(path.relative_to(root).with_suffix("")))
+        while name in seen:
+            name += "_"
+        seen.add(name)
+        names.append((name, path))
+    return names
+
+
+def _grade_one(name, path, options):
+    """In a worker: grade one notebook and write its files; returns its gradebook row."""
+    out = Path(options["out"])
+    try:
+        nb = grading.read_submission(path)
+        doc = grading.identify(nb, path, options["lecture"])
+        result = grading.grade(path, options["lecture"], options["cell_timeout"], options["question_timeout"],
+                               options["notebook_timeout"], options["kernel"])
+        result.update(student=name, sha256=sha256(path), grader=grader_version(doc))
+    except grading.SubmissionError as error:
+        result = {"student": name, "notebook": str(path), "error": str(error), "sha256": sha256(path)}
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (out / f"{name}.feedback.txt").write_text(
+        grading.report(result) + "\n" if "error" not in result else f"cannot grade: {result['error']}\n")
+    return result
+
+
+def _lecture_of(path, lecture):
+    try:
+        return grading.identify(grading.read_submission(path), path, lecture)
+    except grading.SubmissionError:
+        return None
+
+
+def _cached(name, path, out):
+    """The result already in `out` for this very submission and grader, or None."""
+    saved = out / f"{name}.json"
+    if not saved.is_file():
+        return None
+    try:
+        result = json.loads(saved.read_text())
+    except ValueError:
+        return None
+    if result.get("sha256") != sha256(path):
+        return None
+    if "error" in result:
+        return result
+    return result if result.get("grader") == grader_version(result["lecture"]) else None
+
+
+def grade_class(source, out, jobs=2, lecture=None, cell_timeout=120, question_timeout=60,
+                notebook_timeout=900, kernel="python3", progress=print):
+    """Grade every notebook of `source` into `out`; returns the results, in order."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    options = {"out": str(out), "lecture": lecture, "cell_timeout": cell_timeout,
+               "question_timeout": question_timeout, "notebook_timeout": notebook_timeout, "kernel": kernel}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gradebook-") as scratch:
+        submissions = collect(source, scratch)
+        results, todo = {}, {}
+        for name, path in submissions:
+            cached = _cached(name, path, out)
+            if cached is not None:
+                results[name] = cached
+                progress(f"[{len(results)}/{len(submissions)}] {name}: unchanged, graded before")
+            else:
+                todo.setdefault(_lecture_of(path, lecture), []).append((name, path))
+        done = len(results)
+        context = multiprocessing.get_context("spawn")
+        for doc, group in todo.items():
+            pending = list(group)
+            for _ in range(2):                      # a second pool for what a broken one left
+                if not pending:
+                    break
+                with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+                    futures = {pool.submit(_grade_one, name, str(path), options): (name, path)
+                               for name, path in pending}
+                    pending = []
+                    for future in concurrent.futures.as_completed(futures):
+                        name, path = futures[future]
+                        try:
+                            results[name] = future.result()
+                        except concurrent.futures.process.BrokenProcessPool:
+                            pending.append((name, path))
+                            continue
+                        except Exception as error:
+                            results[name] = {"student": name, "notebook": str(path),
+                                             "error": f"the grader failed ({type(error).__name__}: {error})"[:500]}
+                        done += 1
+                        row = results[name]
+                        progress(f"[{done}/{len(submissions)}] {name}: "
+                                 + (f"{row['total']:g} / {row['max']:g} in {row['seconds']:g} s"
+                                    if "error" not in row else f"not graded: {row['error']}"))
+            for name, path in pending:
+                results[name] = {"student": name, "notebook": str(path),
+                                 "error": "the grader's worker stopped while grading it, twice"}
+        ordered = [results[name] for name, _ in submissions]
+    write_gradebook(ordered, out / "gradebook.csv")
+    seconds = time.perf_counter() - start
+    graded = sum(len(group) for group in todo.values())
+    progress(f"graded {graded} of {len(submissions)} submissions in {seconds:.0f} s"
+             + (f" ({graded / seconds * 60:.1f} a minute)" if graded else "") + f"; {out / 'gradebook.csv'}")
+    return ordered
+
+
+def write_gradebook(results, path):
+    exercises = list(dict.fromkeys(f"{q['exercise']} ({q['label']})" for r in results for q in r.get("questions", [])))
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "lecture", *exercises, "total", "max", "flags", "notes", "seconds",
+                         "sandboxed", "error"])
+        for r in results:
+            points = {f"{q['exercise']} ({q['label']})": q["earned"] for q in r.get("questions", [])}
+            writer.writerow([r.get("student", ""), r.get("lecture", ""), *[points.get(e, "") for e in exercises],
+                             r.get("total", ""), r.get("max", ""),
+                             "; ".join(f["reason"] for f in r.get("flags", [])),
+                             "; ".join(r.get("notes", [])), r.get("seconds", ""), r.get("sandboxed", ""),
+                             r.get("error", "")])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Grade every notebook in a folder or a zip.")
+    parser.add_argument("submissions")
+    parser.add_argument("--out", help="where to write the gradebook and the results (default: SUBMISSIONS-graded)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--lecture")
+    parser.add_argument("--cell-timeout", type=float, default=120)
+    parser.add_argument("--question-timeout", type=float, default=60)
+    parser.add_argument("--notebook-timeout", type=float, default=900)
+    parser.add_argument("--kernel", default="python3")
+    args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else Path(str(Path(args.submissions)).rstrip("/").removesuffix(".zip") + "-graded")
+    try:
+        grade_class(args.submissions, out, args.jobs, args.lecture, args.cell_timeout, args.question_timeout,
+                    args.notebook_timeout, args.kernel, progress=lambda line: print(line, flush=True))
+    except ValueError as error:
+        print(f"cannot grade: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

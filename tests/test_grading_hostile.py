@@ -1,0 +1,158 @@
+"""A class's worth of hostile submissions, graded as an instructor would (`make grade
+SUBMISSIONS=...`, booktools.gradebook, two at a time), in the sandbox.
+
+Each submission is the numpy lecture's student notebook without the lecture's own cells
+(`grading.exercises_only`), answered as the site does (5 points), except where the
+attack changes an answer. An attack on the machinery (rebinding what checks or answers
+run on, reaching other processes) scores 0 with a flag naming the cell; an attack on the
+machine (memory, files, network, output) fails inside the sandbox and leaves the honest
+answers their points (the memory bomb stops its own cell, so that cell's `poly` is
+lost). Honest alternative answers score in full. The grader finishes, nothing is left
+running, nothing is written outside, no connection gets out.
+The sandbox needs bubblewrap (`make test` installs it, as root); without it these fail."""
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import nbformat
+import psutil
+import pytest
+
+from booktools import grading
+from booktools.book import ROOT
+from booktools.sandbox import why_not_sandboxed
+
+pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
+
+PLANTED = "/tmp/planted-by-a-student"      # in the grader's /tmp, not the sandbox's own
+SLEEPER = "613"            # `sleep 613`: a process only the daemon attack starts
+
+OTHER_ANSWERS = {          # right, but not the site's code
+    "Exercise 1.1": "def poly(x, coef):\n    x = np.asarray(x, dtype=float)\n    out = np.zeros_like(x)\n"
+                    "    for c in reversed(coef):\n        out = out * x + c\n    return out",
+    "Exercise 1.2": "def ecdf(data, t):\n    s = np.sort(np.asarray(data))\n"
+                    "    return np.searchsorted(s, np.asarray(t), side='right') / len(s)",
+    "Exercise 1.3": "a_changes = [1, 0, 1]",
+}
+WRONG_POLY = "def poly(x, coef):\n    return np.zeros_like(np.asarray(x, dtype=float))"
+
+
+def attacks(outside, port):
+    """{name: (code put before the answer to Exercise 1.1 or instead of it, expected
+    total, what a flag or a note must say)}."""
+    source = ROOT / "lectures" / "numpy.md"
+    return {
+        # on the machinery: the verdict is the grader's; the attempt itself costs everything
+        "rebinds print": ("import builtins\nbuiltins.print = lambda *a, **k: None", 0, "builtins.print"),
+        "stubs numpy's comparison": ("np.allclose = lambda *a, **k: True\n" + WRONG_POLY, 0, "np.allclose"),
+        "forges the serializer": ("import json\njson.dumps = lambda *a, **k: '{\"plain\": true}'", 0, "json.dumps"),
+        "hides the stub in exec": ("exec('import numpy; numpy.allclose = lambda *a, **k: True')\n" + WRONG_POLY,
+                                   0, "numpy.allclose is no longer numpy's"),
+        "kills the grader": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)",
+                             0, "os.kill"),
+        "ignores the interrupt": ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
+                                  0, "ignored the interrupt"),
+        "leaves a daemon": (f"import subprocess\nsubprocess.Popen(['sleep', '{SLEEPER}'], start_new_session=True)",
+                            0, "outside its own session"),
+        "fork bomb": ("import os\nfor _ in range(64):\n    os.fork()", 0, "os.fork"),
+        # on the machine: each fails in the sandbox; the honest answers keep their points
+        "memory bomb": ("hog = [bytearray(10**8) for _ in range(200)]", 3, "MemoryError"),   # its cell stops: no poly
+        "reads the lecture's source": (f"import os\nif os.path.exists({str(source)!r}):\n"
+                                       "    raise SystemExit('the lecture is readable')", 5, ""),
+        "writes outside its folder": (f"for target in [{str(outside / 'planted.txt')!r}, {PLANTED!r}]:\n"
+                                      "    try:\n        open(target, 'w').write('x')\n"
+                                      "    except OSError as error:\n        print(error)", 5, ""),
+        "opens a connection": (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+                               "except OSError as error:\n    print(error)", 5, ""),
+        "floods the output": ("for _ in range(2_000):\n    print('x' * 10_000)", 5, ""),
+    }
+
+
+@pytest.fixture
+def listener():
+    """A loopback server that counts the connections it is offered."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    seen, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                seen.append(server.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], seen
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_a_class_of_hostile_submissions_is_graded_to_the_point(built_notebooks, student, tmp_path, listener):
+    assert why_not_sandboxed() is None, f"these tests need the sandbox: {why_not_sandboxed()}"
+    port, connections = listener
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.chmod(outside, 0o777)                       # writable by anyone: only the sandbox stops a write
+    planted = PLANTED
+    if os.path.exists(planted):
+        os.remove(planted)
+    site = grading.solutions(nbformat.read(built_notebooks / "lectures" / "numpy.ipynb", as_version=4))
+    received = nbformat.read(student / "notebooks" / "lectures" / "numpy.ipynb", as_version=4)
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    expected = {"site-answers": (5, ""), "other-answers": (5, ""), "unanswered": (0, ""), "wrong-poly": (3, "")}
+    books = {"site-answers": site, "other-answers": OTHER_ANSWERS, "unanswered": {},
+             "wrong-poly": {**site, "Exercise 1.1": WRONG_POLY}}
+    for name, (code, total, said) in attacks(outside, port).items():
+        slug = name.replace(" ", "-").replace("'", "")
+        answer = code if "def poly" in code else code + "\n\n" + site["Exercise 1.1"]
+        books[slug] = {**site, "Exercise 1.1": answer}
+        expected[slug] = (total, said)
+    for slug, answers in books.items():
+        nbformat.write(grading.exercises_only(grading.answered(received, answers)), submissions / f"{slug}.ipynb")
+
+    out = tmp_path / "graded"
+    command = [sys.executable, "-m", "booktools.gradebook", str(submissions), "--out", str(out), "--jobs", "2",
+               "--cell-timeout", "10", "--question-timeout", "10"]
+    start = time.perf_counter()
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    seconds = time.perf_counter() - start
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    print(run.stdout.splitlines()[-1])              # the throughput line: graded N ... (M a minute)
+    assert f"graded {len(books)} of {len(books)} submissions" in run.stdout
+
+    table = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
+    assert sorted(table) == sorted(books)
+    for slug, (total, said) in expected.items():
+        result = json.loads((out / f"{slug}.json").read_text())
+        told = [f["reason"] for f in result["flags"]] + result["notes"]
+        assert result["sandboxed"] and result["total"] == total, (slug, result)
+        assert float(table[slug]["total"]) == total
+        assert said in " | ".join(told), (slug, told)
+        assert not any("outlived" in note for note in result["notes"]), (slug, result["notes"])
+        if total == 5 or slug in ("unanswered", "wrong-poly"):
+            assert not result["flags"], (slug, result["flags"])      # honest work is never flagged
+        if total == 0 and slug not in ("unanswered",):
+            assert all(q["message"] for q in result["questions"])
+        assert (out / f"{slug}.json").stat().st_size < 200_000         # output is capped
+        assert (out / f"{slug}.feedback.txt").read_text().startswith(str(submissions / f"{slug}.ipynb"))
+
+    assert connections == [], "a submission reached the grader's loopback"
+    assert list(outside.iterdir()) == [] and not os.path.exists(planted), "a submission wrote outside its folder"
+    sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", SLEEPER]]
+    for p in sleepers:
+        p.send_signal(signal.SIGKILL)
+    assert sleepers == [], "the daemon outlived the grading"
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)     # nothing changed
+    assert again.returncode == 0 and again.stdout.count("unchanged, graded before") == len(books), again.stdout
+    assert f"graded 0 of {len(books)}" in again.stdout
+    print(f"{len(books)} submissions, 2 at a time: {seconds:.0f} s ({len(books) / seconds * 60:.1f} a minute)")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from booktools import grading
 from booktools.book import ROOT
+from booktools.sandbox import kernel_python, why_not_sandboxed
 
 MAX_ZIP_BYTES = 2_000_000_000
 GRADER_FILES = ["grading.py", "remote.py", "sandbox.py", "tampering.py"]
@@ -134,6 +135,10 @@ def grade_class(source, out, jobs=2, lecture=None, cell_timeout=120, question_ti
             else:
                 todo.setdefault(_lecture_of(path, lecture), []).append((name, path))
         done = len(results)
+        if todo and why_not_sandboxed() is None:     # once, before workers install at once
+            note = grading.prepare_environment(kernel_python(kernel))
+            if note:
+                progress(note)
         context = multiprocessing.get_context("spawn")
         for doc, group in todo.items():
             pending = list(group)

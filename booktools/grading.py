@@ -44,6 +44,7 @@ import json
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -348,6 +349,8 @@ def grade(path, lecture=None, cell_timeout=120, question_timeout=60, notebook_ti
         box = SandboxKernel(folder, kernel_python(kernel), limits, sandbox=sandbox)
         if not box.sandboxed:
             notes.append(f"ran unsandboxed: {box.why_not}")
+        elif (prepared := prepare_environment(box.python)) is not None:
+            notes.append(prepared)
         try:
             box.start()
             alive = _run_notebook(box, nb, code_cells, cell_timeout, notebook_timeout, start, notes,
@@ -389,6 +392,21 @@ def grade(path, lecture=None, cell_timeout=120, question_timeout=60, notebook_ti
             "flags": flags, "notes": notes}
 
 
+def prepare_environment(python, timeout=900):
+    """Install what the lectures need into the kernel's Python, before the sandbox starts:
+    inside it there is no network and the environment is read-only, so the notebook's
+    install cell could not. This runs the site's own install cell (booktools.notebooks),
+    never the submission's; it installs only what is missing. Returns a note, or None."""
+    from booktools.notebooks import HELPERS, setup_cells
+    source = setup_cells(HELPERS)[0].source
+    with tempfile.TemporaryDirectory() as folder:
+        run = subprocess.run([python, "-c", source], cwd=folder, capture_output=True, text=True, timeout=timeout)
+    if run.returncode != 0:
+        return f"the kernel's Python lacks packages the lecture needs, and installing them failed " \
+               f"({run.stderr.strip()[-300:]})"
+    return f"before grading, into the kernel's Python: {run.stdout.strip()}" if run.stdout.strip() else None
+
+
 def _run_notebook(box, nb, code_cells, cell_timeout, notebook_timeout, start, notes, own):
     """Execute the submission's cells in order; False once the kernel has stopped. An error
     in one of the student's own cells (`own`) is noted."""
@@ -397,8 +415,9 @@ def _run_notebook(box, nb, code_cells, cell_timeout, notebook_timeout, start, no
         if left <= 0:
             notes.append(f"stopped running the notebook after {notebook_timeout:g} s")
             return True
-        run = box.execute(cell.source, min(cell_timeout, left))
+        run = box.execute(cell.source, min(cell_timeout, left), history=True)
         cell.outputs = [nbformat.from_dict(o) for o in run.outputs]
+        cell.execution_count = run.execution_count
         if run.status in ("killed", "broken"):
             notes.append(f"cell {index}: {run.error}")
             return False

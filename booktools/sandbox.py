@@ -54,6 +54,7 @@ class Execution:
     status: str                 # "ok", "error", "timeout", "killed", "broken"
     outputs: list               # nbformat output dicts, text capped at OUTPUT_LIMIT
     error: str = ""             # the exception (ename: evalue), or why the run stopped
+    execution_count: int = None  # as a notebook shows it, for code run with `history`
 
 
 def kernel_python(kernel_name):
@@ -101,7 +102,8 @@ def sandbox_prefix(folder, private, python, limits):
             args += ["--symlink", os.readlink(path), top]
         elif path.is_dir():
             args += ["--ro-bind", top, top]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",   # semaphores (Numba)
+             "--perms", "1777", "--tmpfs", "/tmp"]
     prefixes = _prefixes(python)
     # bwrap makes the directories above a mount point private (0700) unless told otherwise;
     # the kernel's user must be able to pass through them.
@@ -184,13 +186,14 @@ class SandboxKernel:
         env.update({"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"})
         return env
 
-    def execute(self, code, timeout, grace=5.0):
-        """Run `code`; wait at most `timeout` seconds, interrupt, wait `grace` more, then kill."""
+    def execute(self, code, timeout, grace=5.0, history=False):
+        """Run `code`; wait at most `timeout` seconds, interrupt, wait `grace` more, then kill.
+        With `history`, it counts as a notebook cell (an execution count, `In [n]`)."""
         try:
-            msg_id = self.client.execute(code, store_history=False, allow_stdin=False)
+            msg_id = self.client.execute(code, store_history=history, allow_stdin=False)
         except Exception as error:                               # the channels are gone
             return Execution("broken", [], f"the kernel could not be reached ({type(error).__name__})")
-        outputs, kept = [], 0
+        outputs, kept, count = [], 0, None
         deadline, interrupted = time.monotonic() + timeout, False
         while True:
             remaining = deadline - time.monotonic()
@@ -221,6 +224,8 @@ class SandboxKernel:
                 return Execution("broken", outputs, "the kernel sent a malformed message: the kernel was stopped")
             if kind == "status" and content.get("execution_state") == "idle":
                 break
+            if kind == "execute_input" and isinstance(content.get("execution_count"), int):
+                count = content["execution_count"]
             if kind == "stream":
                 text = str(content.get("text", ""))[:max(0, OUTPUT_LIMIT - kept)]
                 kept += len(text)
@@ -239,10 +244,10 @@ class SandboxKernel:
                                 "traceback": [str(t)[:2_000] for t in content.get("traceback", [])[:50]]})
         errors = [o for o in outputs if o["output_type"] == "error"]
         if interrupted:
-            return Execution("timeout", outputs, f"the code ran past {timeout:g} s and was interrupted")
+            return Execution("timeout", outputs, f"the code ran past {timeout:g} s and was interrupted", count)
         if errors:
-            return Execution("error", outputs, f"{errors[-1]['ename']}: {errors[-1]['evalue']}"[:500])
-        return Execution("ok", outputs)
+            return Execution("error", outputs, f"{errors[-1]['ename']}: {errors[-1]['evalue']}"[:500], count)
+        return Execution("ok", outputs, "", count)
 
     def _interrupt(self):
         try:

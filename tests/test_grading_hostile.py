@@ -43,7 +43,7 @@ OTHER_ANSWERS = {          # right, but not the site's code
 WRONG_POLY = "def poly(x, coef):\n    return np.zeros_like(np.asarray(x, dtype=float))"
 
 
-def attacks(outside, port):
+def attacks(outside, others, port):
     """{name: (code put before the answer to Exercise 1.1 or instead of it, expected
     total, what a flag or a note must say)}."""
     source = ROOT / "lectures" / "numpy.md"
@@ -61,8 +61,15 @@ def attacks(outside, port):
         "leaves a daemon": (f"import subprocess\nsubprocess.Popen(['sleep', '{SLEEPER}'], start_new_session=True)",
                             0, "outside its own session"),
         "fork bomb": ("import os\nfor _ in range(64):\n    os.fork()", 0, "os.fork"),
+        "forks a sleeper": (f"import os\nif os.fork() == 0:\n    os.execvp('sleep', ['sleep', '{SLEEPER}'])",
+                            0, "os.fork"),
+        "rebinds exec": ("import builtins\nbuiltins.exec = lambda *a, **k: None", 0, "builtins.exec"),
+        "replaces sys.stdout": ("import io, sys\nsys.stdout = io.StringIO()", 0, "sys.stdout"),
+        "corrupts its protocol": ("get_ipython().kernel.session.pack = lambda obj: b'not json'", 0, "kernel"),
         # on the machine: each fails in the sandbox; the honest answers keep their points
         "memory bomb": ("hog = [bytearray(10**8) for _ in range(200)]", 3, "MemoryError"),   # its cell stops: no poly
+        "reads other submissions": (f"import glob\nif glob.glob({str(others) + '/*.ipynb'!r}):\n"
+                                    "    raise SystemExit('other work is readable')", 5, ""),
         "reads the lecture's source": (f"import os\nif os.path.exists({str(source)!r}):\n"
                                        "    raise SystemExit('the lecture is readable')", 5, ""),
         "writes outside its folder": (f"for target in [{str(outside / 'planted.txt')!r}, {PLANTED!r}]:\n"
@@ -111,7 +118,7 @@ def test_a_class_of_hostile_submissions_is_graded_to_the_point(built_notebooks, 
     expected = {"site-answers": (5, ""), "other-answers": (5, ""), "unanswered": (0, ""), "wrong-poly": (3, "")}
     books = {"site-answers": site, "other-answers": OTHER_ANSWERS, "unanswered": {},
              "wrong-poly": {**site, "Exercise 1.1": WRONG_POLY}}
-    for name, (code, total, said) in attacks(outside, port).items():
+    for name, (code, total, said) in attacks(outside, submissions, port).items():
         slug = name.replace(" ", "-").replace("'", "")
         answer = code if "def poly" in code else code + "\n\n" + site["Exercise 1.1"]
         books[slug] = {**site, "Exercise 1.1": answer}

@@ -45,14 +45,38 @@ def is_compiled(fn):
     return callable(getattr(fn, "lower", None)) or callable(getattr(fn, "py_func", None))
 
 
+_JAX_COMPILES = []            # one entry per XLA compilation, once `_count_compilations` listens
+
+
+def _on_jax_event(event, duration, **kwargs):
+    if event == "/jax/core/compile/backend_compile_duration":
+        _JAX_COMPILES.append(duration)
+
+
+def _compiles(call):
+    """Run `call()`; return its result and whether JAX or Numba compiled anything during it
+    (their own compilation events: jax.monitoring, numba.core.event)."""
+    jax, numba = sys.modules.get("jax"), sys.modules.get("numba")
+    if jax is not None and not getattr(_on_jax_event, "listening", False):
+        jax.monitoring.register_event_duration_secs_listener(_on_jax_event)
+        _on_jax_event.listening = True
+    before = len(_JAX_COMPILES)
+    if numba is None:
+        return call(), len(_JAX_COMPILES) > before
+    from numba.core import event
+    with event.install_recorder("numba:compile") as record:
+        result = call()
+    return result, len(_JAX_COMPILES) > before or bool(record.buffer)
+
+
 @dataclass
 class Timing:
     """Wall-clock times of one function, in seconds."""
 
-    first: float                     # first call: includes compilation, if the function compiles
+    first: float                     # first call: includes compilation, if it compiled
     best: float                      # fastest of the warm calls
     runs: list = field(repr=False)   # every warm call
-    compiled: bool = False           # a jitted function: its first call compiled it
+    compiled: bool = False           # JAX or Numba compiled something during the first call
 
     @property
     def compile_estimate(self):
@@ -74,6 +98,9 @@ def time_call(fn, *args, repeat=5, **kwargs):
     result with no JAX array (a NumPy array, a list of floats) is not searched for
     one in every timed call, which for a long list would cost more than the work.
 
+    The first call is said to include compilation only when JAX or Numba compiled
+    during it: a function already compiled for these argument types is not.
+
     Every timed call, the first included, also pays for freeing its result
     (`qe.timeit` drops each warm result inside its clock), so that the first call
     minus the best warm one estimates compilation, not compilation minus a free.
@@ -81,7 +108,7 @@ def time_call(fn, *args, repeat=5, **kwargs):
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
     start = time.perf_counter()
-    result = fn(*args, **kwargs)
+    result, compiled = _compiles(lambda: fn(*args, **kwargs))
     dispatched = time.perf_counter() - start
     arrays = jax_arrays_in(result)                    # outside the clock
     start = time.perf_counter()
@@ -98,7 +125,7 @@ def time_call(fn, *args, repeat=5, **kwargs):
         def call():
             return fn(*args, **kwargs)
     stats = qe.timeit(call, runs=repeat, verbose=False, results=True)
-    return Timing(first=first, best=stats["minimum"], runs=list(stats["elapsed"]), compiled=is_compiled(fn))
+    return Timing(first=first, best=stats["minimum"], runs=list(stats["elapsed"]), compiled=compiled)
 
 
 def fmt_seconds(seconds):

@@ -191,7 +191,7 @@ def test_timing_prints_first_call_and_best_warm_call():
     assert lt.Timing(first=0.001, best=0.002, runs=[0.002]).compile_estimate == 0.0
 
 
-def test_only_a_compiled_function_is_said_to_include_compilation():
+def test_only_a_first_call_that_compiles_is_said_to_include_compilation():
     import jax
     import numba
 
@@ -202,6 +202,10 @@ def test_only_a_compiled_function_is_said_to_include_compilation():
         assert lt.is_compiled(fn) is compiles
         timing = lt.time_call(fn, 1.0, repeat=1)
         assert timing.compiled is compiles and ("compilation" in str(timing)) is compiles
+        again = lt.time_call(fn, 1.0, repeat=1)             # compiled already, for a float
+        assert not again.compiled and "compilation" not in str(again)
+    fresh = numba.jit(plain)
+    assert lt.time_call(fresh, 1, repeat=1).compiled and lt.time_call(fresh, 1.0, repeat=1).compiled
 
 
 def test_minor_faults_counts_the_pages_a_fresh_array_touches():

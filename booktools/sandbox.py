@@ -8,8 +8,8 @@
   folder of the kernel's for its sockets and home (the only places it can write; /tmp is
   a private tmpfs); it dies with the grader (`--die-with-parent`). It sees no lecture
   source, no other submission, no network;
-* an unprivileged user (`setpriv`: nobody), so that it cannot change anything it does not
-  own and the process limit applies;
+* an unprivileged user of its own (`setpriv`), so that it cannot change anything it does
+  not own, and the process limit is its alone;
 * resource limits (`prlimit`): address space, CPU seconds, processes, file size, open files.
 
 The kernel talks to the grader over Unix sockets in its own folder (the IPC transport), which
@@ -36,7 +36,12 @@ from pathlib import Path
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
-NOBODY = 65534
+# Each sandbox runs as a user of its own, with no other process: the process limit counts
+# a user's processes, so that one submission's fork bomb cannot starve another's kernel
+# graded beside it, nor one still dying starve the next. FIRST_UID + a number from the
+# grading process's pid and a count of its sandboxes.
+FIRST_UID = 200_000
+_started = [0]
 OUTPUT_LIMIT = 100_000          # characters of output kept from one execution
 
 
@@ -87,7 +92,7 @@ def why_not_sandboxed():
     return None
 
 
-def sandbox_prefix(folder, private, python, limits):
+def sandbox_prefix(folder, private, python, limits, uid):
     """The command that runs what follows it inside the sandbox: `folder` is the kernel's
     working directory, `private` holds its sockets, home and caches (both writable)."""
     folder, private = Path(folder).resolve(), Path(private).resolve()
@@ -120,11 +125,12 @@ def sandbox_prefix(folder, private, python, limits):
     env = {"HOME": str(home), "PATH": f"{Path(python).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
            "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".config" / "matplotlib"),
            "XDG_CACHE_HOME": str(home / ".cache"), "NUMBA_CACHE_DIR": str(home / ".cache" / "numba"),
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1",
+           "USER": "student", "LOGNAME": "student"}      # the uid has no entry in /etc/passwd
     env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})   # this machine's fix
     for key, value in env.items():
         args += ["--setenv", key, value]
-    args += ["--", "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+    args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
              "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
     return args
 
@@ -157,15 +163,17 @@ class SandboxKernel:
         self.why_not = why_not_sandboxed() if sandbox else "the grader was asked to run without a sandbox"
         self.sandboxed = self.why_not is None
         self.manager = self.client = None
+        _started[0] += 1
+        self.uid = FIRST_UID + (os.getpid() % 1_000_000) * 1_000 + _started[0] % 1_000
         self.deadline = float("inf")            # the grader's: when its current question's time ends
 
     def start(self, timeout=120):
         if self.sandboxed:
             for top in (self.folder, self.private):
-                os.chown(top, NOBODY, NOBODY)
+                os.chown(top, self.uid, self.uid)
                 for path in top.rglob("*"):
-                    os.chown(path, NOBODY, NOBODY)
-            prefix = sandbox_prefix(self.folder, self.private, self.python, self.limits)
+                    os.chown(path, self.uid, self.uid)
+            prefix = sandbox_prefix(self.folder, self.private, self.python, self.limits, self.uid)
         else:
             prefix = []
         # Unix sockets: the sandbox has no network, and no one else's loopback.
@@ -276,13 +284,17 @@ class SandboxKernel:
         except psutil.Error:
             return []
 
-    def leftovers(self, pids, wait=5.0):
-        """Which of `pids` still run `wait` seconds after the sandbox was stopped (none)."""
+    def leftovers(self, pids, wait=30.0):
+        """The processes still running `wait` seconds after the sandbox was stopped (none):
+        in a sandbox, any of its user's; else those of `pids`. (Thousands of processes, a
+        fork bomb's, take the system seconds to tear down: this waits as long as they run.)"""
         import psutil
         deadline = time.monotonic() + wait
         while True:
             alive = []
-            for pid in pids:
+            candidates = [p.pid for p in psutil.process_iter(["uids"])
+                          if p.info["uids"] and p.info["uids"].real == self.uid] if self.sandboxed else pids
+            for pid in candidates:
                 try:
                     if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
                         alive.append(pid)

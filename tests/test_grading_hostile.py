@@ -126,18 +126,22 @@ def test_a_class_of_hostile_submissions_is_graded_to_the_point(built_notebooks, 
     for slug, answers in books.items():
         nbformat.write(grading.exercises_only(grading.answered(received, answers)), submissions / f"{slug}.ipynb")
 
+    (submissions / "not-a-notebook.ipynb").write_text("print('my answers')\n")    # must not stop the batch
+    count = len(books) + 1
+
     out = tmp_path / "graded"
     command = [sys.executable, "-m", "booktools.gradebook", str(submissions), "--out", str(out), "--jobs", "2",
-               "--cell-timeout", "10", "--question-timeout", "10"]
+               "--cell-timeout", "20", "--question-timeout", "10"]
     start = time.perf_counter()
     run = subprocess.run(command, capture_output=True, text=True, timeout=900)
     seconds = time.perf_counter() - start
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     print(run.stdout.splitlines()[-1])              # the throughput line: graded N ... (M a minute)
-    assert f"graded {len(books)} of {len(books)} submissions" in run.stdout
+    assert f"graded {count} of {count} submissions" in run.stdout
 
     table = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
-    assert sorted(table) == sorted(books)
+    assert sorted(table) == sorted([*books, "not-a-notebook"])
+    assert "is not a Jupyter notebook" in table["not-a-notebook"]["error"] and table["not-a-notebook"]["total"] == ""
     for slug, (total, said) in expected.items():
         result = json.loads((out / f"{slug}.json").read_text())
         told = [f["reason"] for f in result["flags"]] + result["notes"]
@@ -160,6 +164,6 @@ def test_a_class_of_hostile_submissions_is_graded_to_the_point(built_notebooks, 
     assert sleepers == [], "the daemon outlived the grading"
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)     # nothing changed
-    assert again.returncode == 0 and again.stdout.count("unchanged, graded before") == len(books), again.stdout
-    assert f"graded 0 of {len(books)}" in again.stdout
+    assert again.returncode == 0 and again.stdout.count("unchanged, graded before") == count, again.stdout
+    assert f"graded 0 of {count}" in again.stdout
     print(f"{len(books)} submissions, 2 at a time: {seconds:.0f} s ({len(books) / seconds * 60:.1f} a minute)")

@@ -150,3 +150,17 @@ def test_a_result_is_reused_only_for_the_same_bytes_and_the_same_grader(tmp_path
 def test_the_students_names_are_the_answers_a_check_reads():
     names = grading.student_names("lectures/numpy")
     assert names == {"numpy-ex1": ["poly"], "numpy-ex2": ["ecdf"], "numpy-ex3": ["a_changes"]}
+
+
+def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch):
+    import shutil
+
+    from booktools import sandbox
+    real = shutil.which
+    monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real(tool))
+    why = sandbox.why_not_sandboxed()
+    assert why and "bwrap not found" in why and "apt-get install bubblewrap" in why
+    result = {"notebook": "a.ipynb", "lecture": "lectures/numpy", "total": 0, "max": 5, "seconds": 1,
+              "sandboxed": False, "flags": [], "notes": [f"ran unsandboxed: {why}"], "questions": []}
+    text = grading.report(result)
+    assert "(graded WITHOUT a sandbox)" in text.splitlines()[0] and "ran unsandboxed: bwrap not found" in text

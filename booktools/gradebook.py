@@ -80,11 +80,9 @@ def _grade_one(name, path, options):
     """In a worker: grade one notebook and write its files; returns its gradebook row."""
     out = Path(options["out"])
     try:
-        nb = grading.read_submission(path)
-        doc = grading.identify(nb, path, options["lecture"])
         result = grading.grade(path, options["lecture"], options["cell_timeout"], options["question_timeout"],
                                options["notebook_timeout"], options["kernel"])
-        result.update(student=name, sha256=sha256(path), grader=grader_version(doc))
+        result.update(student=name, sha256=sha256(path), grader=grader_version(result["lecture"]))
     except grading.SubmissionError as error:
         result = {"student": name, "notebook": str(path), "error": str(error), "sha256": sha256(path)}
     (out / f"{name}.json").write_text(json.dumps(result, indent=2))

@@ -69,7 +69,6 @@ EXERCISE = re.compile(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", re.M | re.
 SOLUTION_BLOCK = re.compile(r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n", re.M | re.S)
 POINTS = re.compile(r"^\*\*Points:\*\* (\d+(?:\.\d+)?)\s*$", re.M)
 HEADING = re.compile(r"^### (Exercise (\d+)\.(\d+))", re.M)
-OUTPUT_LIMIT = 100_000      # characters of one output kept in the graded notebook
 
 
 class SubmissionError(ValueError):
@@ -180,26 +179,30 @@ def _top_level_names(source):
 def _free_names(source):
     """Names a check reads that it never binds itself (so they come from elsewhere)."""
     defs, uses = _defs_and_uses(source)
-    params = {a.arg for node in ast.walk(ast.parse(source)) if isinstance(node, ast.arg) for a in [node]}
+    params = {node.arg for node in ast.walk(ast.parse(source)) if isinstance(node, ast.arg)}
     return uses - defs - params
+
+
+def _student_edition_code(doc):
+    """The code cells of `doc` as the student edition has them (solutions and checks removed)."""
+    text, _ = strip_solutions((ROOT / f"{doc}.md").read_text(encoding="utf-8"), doc)
+    return [c for c in jupytext.reads(text, "md:myst").cells if c.cell_type == "code"]
 
 
 def own_code(doc):
     """The code cells the assignment notebook comes with (the lecture's, its setup cells),
     stripped: a submission's cell that is one of them is not the student's code."""
     from booktools.notebooks import HELPERS, setup_cells
-    text, _ = strip_solutions((ROOT / f"{doc}.md").read_text(encoding="utf-8"), doc)
-    known = {c.source.strip() for c in jupytext.reads(text, "md:myst").cells if c.cell_type == "code"}
+    known = {c.source.strip() for c in _student_edition_code(doc)}
     return known | {c.source.strip() for c in setup_cells(HELPERS)}
 
 
 def lecture_cells(doc):
     """The code the lecture itself runs, without its solutions, their checks and the cells
     that raise on purpose; IPython's magics (`%timeit`) left out."""
-    text, _ = strip_solutions((ROOT / f"{doc}.md").read_text(encoding="utf-8"), doc)
     cells = []
-    for cell in jupytext.reads(text, "md:myst").cells:
-        if cell.cell_type != "code" or cell.source.strip() == PLACEHOLDER_CODE:
+    for cell in _student_edition_code(doc):
+        if cell.source.strip() == PLACEHOLDER_CODE:
             continue
         if "raises-exception" in cell.metadata.get("tags", []):
             continue
@@ -234,8 +237,9 @@ def needed_cells(cells, names):
 
 def _lecture_helpers(cells):
     """Import the lecture's helper modules from lectures/ (as the lectures do, from there)."""
-    for name in ("lecture_tools", "benchmarks"):            # benchmarks imports lecture_tools
-        if name in sys.modules or not any(re.search(rf"\b{name}\b", c) for c in cells + ["lecture_tools"]):
+    wanted = ["lecture_tools"] + (["benchmarks"] if any(re.search(r"\bbenchmarks\b", c) for c in cells) else [])
+    for name in wanted:                                     # benchmarks imports lecture_tools
+        if name in sys.modules:
             continue
         spec = importlib.util.spec_from_file_location(name, ROOT / "lectures" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)

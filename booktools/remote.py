@@ -233,6 +233,8 @@ class KernelLink:
 
 # ------------------------------------------------------------------ the kernel's side
 
+# Sent to the kernel as source: the student's Python has NumPy but not booktools, so its
+# array coding (to_array, from_array) repeats _array and _unarray above; keep them alike.
 KERNEL_HELPER = r'''
 def __grader_install__():
     import base64, builtins, io, json, math, operator, secrets

@@ -23,7 +23,7 @@ matplotlib.use("Agg")
 
 import benchmarks as bm  # noqa: E402  (a lecture helper: run from lectures/)
 from booktools.layout import BUILD  # noqa: E402
-from lecture_tools import growth_exponent  # noqa: E402
+from lecture_tools import probe_exponent  # noqa: E402
 
 FULL = {"max_sizes": [10, 30, 100, 300, 1000, 2000, 4000],
         "logistic_lengths": [10**4, 10**5, 10**6, 10**7, 10**8], "repeat": 7}
@@ -67,7 +67,7 @@ def main(argv=None):
     print(f"reference kernels (CPU, float64): one core copies {reference['copy_Bps'] / 1e9:.1f} GB/s, "
           f"scalar cos+div {reference['scalar_cos_div_s'] * 1e9:.2f} ns/element/core, "
           f"logistic step latency {reference['step_latency_s'] * 1e9:.2f} ns")
-    print(f"JAX scan probe {probe}: growth exponent {growth_exponent(probe)}, "
+    print(f"JAX scan probe {probe}: growth exponent {probe_exponent(probe)}, "
           f"scan run up to {plan['scan_limit']:,} steps")
     print(bm.summary_table(records, reference))
     for key, value in results["crossovers"].items():

@@ -11,11 +11,14 @@ Lectures import this module for jobs they would otherwise each repeat:
   `minor_faults` (pages the operating system handed a call for the first time);
 * readable numbers: `fmt_seconds`, `fmt_bytes`, `fmt_power_of_ten`, `compare_speed`,
   `compare_size`;
-* sizing a run to the machine: `growth_exponent` and `affordable_length` turn a short
+* sizing a run to the machine: `probe_exponent` and `affordable_length` turn a short
   probe at two sizes into the largest run that fits a time budget, so a library
   release whose cost grows faster than expected cannot make a lecture hang;
 * glue: `glue` / `glue_md` / `glue_text_block` hand computed values to the page's prose
-  through myst-nb, and do nothing harmful where myst-nb is not installed (Colab).
+  through myst-nb, and do nothing harmful where myst-nb is not installed (Colab);
+* how an exercise's answer works, for the hidden checks: `assert_numba_compiled` (a Numba
+  function that compiled; with `parallel`, a loop Numba really runs on its threads),
+  and `speedup_over_loop` (a vectorized answer against a Python loop, timed side by side).
 """
 import re
 import sys
@@ -197,10 +200,10 @@ def _compare(new, old, tolerance, what, alike, smaller, larger):
     return f"{factor:.1f} times {words}" if factor < 10 else f"about {factor:,.0f} times {words}"
 
 
-def growth_exponent(probe):
+def probe_exponent(probe):
     """Exponent b in time ~ n**b, from the two largest of `probe`'s (n, seconds) pairs.
 
-    >>> growth_exponent([(1_000, 0.001), (10_000, 0.01)])
+    >>> probe_exponent([(1_000, 0.001), (10_000, 0.01)])
     1.0
     """
     (n1, t1), (n2, t2) = sorted(probe)[-2:]
@@ -214,7 +217,7 @@ def affordable_length(probe, wanted, budget_s):
 
     `probe` holds (n, best seconds) at two or more sizes. The time at size n is
     extrapolated from the largest probe as t * (n / n_probe) ** b, with b from
-    `growth_exponent` (never taken below 1: fixed costs at small sizes flatten the
+    `probe_exponent` (never taken below 1: fixed costs at small sizes flatten the
     slope, and work does not shrink per step). Candidates are `wanted` and the
     values 1, 2 and 5 times a power of ten below it; the largest that fits wins. A
     cost that grows like n (b = 1) gets the whole run; one that grows like n**2 gets
@@ -226,7 +229,7 @@ def affordable_length(probe, wanted, budget_s):
     100000
     """
     n_probe, t_probe = max(probe)
-    b = max(growth_exponent(probe), 1.0)
+    b = max(probe_exponent(probe), 1.0)
     def predicted(n):
         return t_probe * (n / n_probe) ** b
     candidates = [wanted] + [m * 10**k for k in range(int(np.log10(wanted)), -1, -1)
@@ -344,3 +347,51 @@ def loop_operations(compiled_text):
 
     condition, body = loop.groups()
     return {"body": work(body), "condition": work(condition)}
+
+
+# ------------------------------------------------------------------ method checks
+# The hidden checks call these with the student's functions. Under `make grade` those are
+# stand-ins that forward each use to the student's kernel (booktools.remote): so these
+# helpers use only what such a stand-in offers (calls, attributes, len), and read only
+# documented parts of Numba.
+
+def assert_numba_compiled(fn, parallel=False):
+    """Fail (AssertionError, saying why) unless `fn` is a Numba function that has compiled:
+    a dispatcher from `numba.jit`, with its documented `py_func` and at least one compiled
+    signature (`signatures`). With `parallel`, the compiled code must also run a loop on
+    Numba's threads: `numba.jit(parallel=True)` turned a `prange` loop into a call to
+    Numba's parallel scheduler (`do_scheduling_*` in `inspect_llvm`, the LLVM IR Numba
+    documents for reading what it compiled). A serial loop, even under `parallel=True`,
+    compiles to no such call."""
+    try:
+        fn.py_func
+        signatures = list(fn.signatures)
+    except AttributeError:
+        raise AssertionError("not a Numba function: decorate it with @numba.jit") from None
+    assert signatures, "a Numba function that never compiled: call it first"
+    if parallel:
+        llvm = [fn.inspect_llvm(signature) for signature in signatures]
+        assert any("do_scheduling" in text for text in llvm), (
+            "no loop runs in parallel: use @numba.jit(parallel=True) with numba.prange over "
+            "the independent iterations")
+
+
+def speedup_over_loop(fn, args, loop, repeat=3):
+    """How many times faster `fn(*args)` runs than `loop(*args)`: the best of `repeat`
+    calls of `fn` against one of `loop` (it is the slow one). A check that asks for
+    vectorized code compares the answer with the tightest Python loop over the same input:
+    no Python loop, however written, runs twice as fast as that loop on any machine, while
+    NumPy's compiled loops do. A student's function under `make grade` is timed where it
+    runs, in the student's kernel (`_remote_best_seconds`), so that moving its arguments
+    and result between processes is not counted as its time."""
+    def best(call, times):
+        elapsed = []
+        for _ in range(times):
+            start = time.perf_counter()
+            call(*args)
+            elapsed.append(time.perf_counter() - start)
+        return min(elapsed)
+    remote = getattr(fn, "_remote_best_seconds", None)
+    fast = remote(args, repeat) if remote is not None else best(fn, repeat)
+    return best(loop, 1) / fast
+

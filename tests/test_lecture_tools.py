@@ -219,13 +219,13 @@ def test_minor_faults_counts_the_pages_a_fresh_array_touches():
     assert lt.minor_faults(touch, 100) < 50               # a small array reuses the heap's pages
 
 
-def test_growth_exponent_reads_the_slope_between_the_two_largest_sizes():
-    assert lt.growth_exponent([(10, 5.0), (1_000, 1e-3), (100, 1e-5)]) == 2.0
-    assert lt.growth_exponent([(2_000, 3e-5), (20_000, 3e-4)]) == 1.0
+def test_probe_exponent_reads_the_slope_between_the_two_largest_sizes():
+    assert lt.probe_exponent([(10, 5.0), (1_000, 1e-3), (100, 1e-5)]) == 2.0
+    assert lt.probe_exponent([(2_000, 3e-5), (20_000, 3e-4)]) == 1.0
     for bad in ([(10, 1.0), (10, 2.0)], [(10, 0.0), (100, 1.0)], [(10, 1.0), (100, 0.0)]):
         with pytest.raises(ValueError, match="two sizes"):
-            lt.growth_exponent(bad)
-    assert lt.growth_exponent([(10, 1.0), (100, 31.0)]) == 1.49         # log10(31) = 1.4914
+            lt.probe_exponent(bad)
+    assert lt.probe_exponent([(10, 1.0), (100, 31.0)]) == 1.49         # log10(31) = 1.4914
 
 
 def test_affordable_length_runs_everything_when_the_cost_is_linear():

@@ -1,0 +1,212 @@
+"""Each exercise's hidden check fails on a plausible wrong answer and on the wrong method.
+
+For every lecture, in a fresh Python of its own (a lecture's settings, such as JAX's
+64-bit mode or its number of CPU devices, must not leak into another's): the lecture's
+trusted names are computed as the grader computes them (`grading.trusted_namespace`),
+the site's solutions run in order, and each check passes on them, which shows that the
+harness can pass. Then each wrong answer below replaces its exercise's solution, and that
+exercise's check must fail, with the message given. Through the sandboxed grader, the
+wrong methods cost their question too: tests/test_grading_bad_answers.py.
+"""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from booktools import grading
+from booktools.book import ROOT
+
+pytestmark = pytest.mark.slow
+
+LOOP_POLY = '''
+def poly(x, coef):
+    x = np.asarray(x, dtype=float)
+    return np.array([sum(c * xi**k for k, c in enumerate(coef)) for xi in x.ravel()]).reshape(x.shape)
+'''
+PYTHON_PI = '''
+def pi_estimate(n):
+    inside = 0
+    for _ in range(n):
+        u, v = np.random.uniform(0, 1), np.random.uniform(0, 1)
+        inside += u * u + v * v <= 1
+    return 4 * inside / n
+'''
+SERIAL_AR1 = '''
+@numba.jit(parallel=True)
+def ar1_final(m, T, ρ=0.9, σ=1.0):
+    y_final = np.empty(m)
+    for i in range(m):                       # range, not prange: nothing runs in parallel
+        y = 0.0
+        for t in range(T):
+            y = ρ * y + σ * np.random.standard_normal()
+        y_final[i] = y
+    return y_final
+'''
+STATIC_STEPS = '''
+@partial(jax.jit, static_argnames="max_steps")
+def steps_to_exceed(x0, threshold, max_steps):
+    def going(state):
+        x, t = state
+        return (x <= threshold) & (t < max_steps)
+    def step(state):
+        x, t = state
+        return 4 * x * (1 - x), t + 1
+    x0 = jnp.asarray(x0, dtype=float)
+    x, t = lax.while_loop(going, step, (4 * x0 * (1 - x0), 1))
+    return jnp.where(x > threshold, t, max_steps)
+'''
+TIMER = '''
+def time_first_and_best(f, *args, repeat=5):
+    start = time.perf_counter()
+    {call}
+    first = time.perf_counter() - start
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        {call}
+        runs.append(time.perf_counter() - start)
+    return first, {best}
+'''
+SERIAL_ARGMAX = '''
+@numba.jit
+def argmax_f(grid):
+    n = len(grid)
+    best, bi, bj = -np.inf, 0, 0
+    for i in range(n):
+        for j in range(n):
+            z = np.cos(grid[i]**2 + grid[j]**2) / (1 + grid[i]**2 + grid[j]**2)
+            if z > best:
+                best, bi, bj = z, i, j
+    return best, bi, bj
+'''
+
+# {lecture: {label: {case: (code, what the check's failure says)}}}
+WRONG = {
+    "lectures/numpy": {
+        "numpy-ex1": {"a Python loop": (LOOP_POLY, "as fast as a Python loop"),
+                      "coefficients reversed": ("def poly(x, coef):\n    return np.polyval(coef, x)", "AssertionError")},
+        "numpy-ex2": {"strict inequality": ("def ecdf(data, t):\n    return np.mean(np.asarray(data)[None, :] < np.asarray(t)[:, None], axis=1)",
+                                            "AssertionError")},
+        "numpy-ex3": {"a mask as a view": ("a_changes = (True, True, True)", "AssertionError")},
+        "numpy-ex4": {"NumPy uses every core": ("several_cores = {'np.exp': True, 'np.sum': True, 'np.sort': True}",
+                                                "AssertionError")},
+        "numpy-ex5": {"a Python float widens": ("float32_results = (('float64', 8000), ('float64', 8000))", "AssertionError")},
+    },
+    "lectures/numba": {
+        "numba-ex1": {"not compiled": (PYTHON_PI, "not a Numba function"),
+                      "a wrong estimate": ("@numba.jit\ndef pi_estimate(n):\n    return 3.0", "AssertionError")},
+        "numba-ex2": {"a serial loop under parallel=True": (SERIAL_AR1, "no loop runs in parallel"),
+                      "σ left out": ("@numba.jit(parallel=True)\ndef ar1_final(m, T, ρ=0.9, σ=1.0):\n"
+                                     "    out = np.empty(m)\n    for i in numba.prange(m):\n        y = 0.0\n"
+                                     "        for t in range(T):\n            y = ρ * y + np.random.standard_normal()\n"
+                                     "        out[i] = y\n    return out", "AssertionError")},
+        "numba-ex3": {"every version frozen": ("scale_predictions = (2.0, 2.0, 4.0)", "AssertionError")},
+    },
+    "lectures/jax_intro": {
+        "jax_intro-ex2": {"not jitted": ("def pi_estimate(key, n):\n    u = jax.random.uniform(key, (n, 2))\n"
+                                         "    return 4 * jnp.mean(jnp.sum(u**2, axis=1) <= 1)", "not jitted")},
+        "jax_intro-ex4": {"a static argument": (STATIC_STEPS, "TypeError")},
+        "jax_intro-ex5": {"the mean of warm calls": (TIMER.format(call="jax.block_until_ready(f(*args))",
+                                                                  best="sum(runs) / len(runs)"), "AssertionError"),
+                          "no blocking": (TIMER.format(call="f(*args)", best="min(runs)"), "timed the dispatch only"),
+                          "one call": ("def time_first_and_best(f, *args, repeat=5):\n    start = time.perf_counter()\n"
+                                       "    jax.block_until_ready(f(*args))\n    t = time.perf_counter() - start\n"
+                                       "    return t, t", "AssertionError")},
+        "jax_intro-ex6": {"one key for every step": ("@partial(jax.jit, static_argnames='T')\ndef ar1_path(key, T, ρ=0.9):\n"
+                                                     "    def step(y, _):\n        y = ρ * y + jax.random.normal(key)\n"
+                                                     "        return y, y\n    return lax.scan(step, 0.0, None, length=T)[1]",
+                                                     "shocks repeat"),
+                          "NumPy's generator, frozen at tracing": (
+                              "@partial(jax.jit, static_argnames='T')\ndef ar1_path(key, T, ρ=0.9):\n"
+                              "    def step(y, _):\n        y = ρ * y + np.random.standard_normal()\n        return y, y\n"
+                              "    return lax.scan(step, 0.0, None, length=T)[1]", "AssertionError")},
+        "jax_intro-ex7": {"values read now": ("h_compiles = (True, False, True, True, True, False)\n"
+                                              "h_values = (7.0, 100.0, 108.0, 109.0, 106.0, 106.0)", "AssertionError"),
+                          "new values recompile": ("h_compiles = (True, True, True, True, True, True)\n"
+                                                   "h_values = (7.0, 1.0, 108.0, 109.0, 106.0, 7.0)", "AssertionError")},
+    },
+    "lectures/vectorized": {
+        "vectorized-ex1": {"a serial loop": (SERIAL_ARGMAX, "no loop runs in parallel")},
+        "vectorized-ex3": {"racing makes it slow": ("naive_answer = 'A'", "AssertionError")},
+        "vectorized-ex4": {"vmap saves memory": ("vmap_plans_less = True", "AssertionError")},
+    },
+    "lectures/sequential": {
+        "sequential-ex3": {"faster cores": ("gpu_prediction = ('B', 1)", "AssertionError"),
+                           "the GPU always wins": ("gpu_prediction = ('C', 2)", "AssertionError")},
+    },
+    "lectures/scaling": {
+        "scaling-ex1": {"one array short": ("per_point = {r['n']: r['memory_bytes'] / r['n']**2 for r in records "
+                                            "if r['name'] == 'NumPy meshgrid'}\n"
+                                            "arrays_at_largest = round(per_point[max(per_point)] / 8) - 1", "AssertionError")},
+        "scaling-ex2": {"exponents swapped": ("def growth_exponent(records, name):\n"
+                                              "    points = sorted((r['n'], r['best_s']) for r in records if r['name'] == name)[-3:]\n"
+                                              "    n, t = np.array(points, dtype=float).T\n"
+                                              "    return np.polyfit(np.log(n), np.log(t), 1)[0]\n"
+                                              "expected_exponents = {'max of f': 1, 'logistic map': 2}", "AssertionError")},
+    },
+    "lectures/beyond_one_device": {
+        "beyond-ex3": {"P() splits too": ("values_per_device = (len(grid) // len(devices), len(grid) // len(devices))",
+                                          "AssertionError")},
+    },
+}
+
+# Run in the lecture's own Python: prints one JSON line, {label or label/case: message or ""}.
+HARNESS = r'''
+import contextlib, io, json, sys, jupytext
+from booktools import grading
+doc, wrong = sys.argv[1], json.loads(sys.argv[2])
+namespace, problems = grading.trusted_namespace(doc)
+assert not problems, problems
+text = (grading.ROOT / f"{doc}.md").read_text(encoding="utf-8")
+checks = {q.label: q.check for q in grading.questions(doc)}
+
+def verdict(env, check):
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(check, "<check>", "exec"), env)
+    except BaseException as error:
+        return f"{type(error).__name__}: {error}"[:300] or "failed"
+    return ""
+
+env, found = dict(namespace), {}
+for block in grading.SOLUTION_BLOCK.finditer(text):
+    label = block.group(1)
+    code = "\n".join(c.source for c in jupytext.reads(block.group(0), "md:myst").cells if c.cell_type == "code")
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, f"<solution {label}>", "exec"), env)
+    found[label] = verdict(dict(env), checks[label])
+for label, cases in wrong.items():
+    for case, code in cases.items():
+        answer = dict(env)
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, f"<{case}>", "exec"), answer)
+        found[f"{label}/{case}"] = verdict(answer, checks[label]) or "PASSED"
+print(json.dumps(found))
+'''
+
+
+@pytest.mark.parametrize("doc", list(WRONG), ids=lambda d: d.split("/")[-1])
+def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc):
+    wrong = {label: {case: code for case, (code, _) in cases.items()} for label, cases in WRONG[doc].items()}
+    run = subprocess.run([sys.executable, "-c", HARNESS, doc, json.dumps(wrong)], cwd=ROOT / "lectures",
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    for q in grading.questions(doc):
+        assert found[q.label] == "", f"{q.label}: the site's own answer fails its check: {found[q.label]}"
+    for label, cases in WRONG[doc].items():
+        for case, (_, message) in cases.items():
+            verdict = found[f"{label}/{case}"]
+            assert verdict != "PASSED", f"{label}: the check passes the wrong answer '{case}'"
+            assert message in verdict, f"{label} '{case}': failed, but not as expected: {verdict}"
+
+
+def test_every_new_kind_of_exercise_has_wrong_answers_shown_failing():
+    """The exercises that assess a method or a prediction (issue: exercises that assess the
+    skills) all appear above, with at least one wrong answer each."""
+    assessed = {label for cases in WRONG.values() for label in cases}
+    for doc in WRONG:
+        for q in grading.questions(doc):
+            if "assert_numba_compiled" in q.check or "speedup_over_loop" in q.check or ".lower(" in q.check:
+                assert q.label in assessed, q.label

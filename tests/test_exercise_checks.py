@@ -81,26 +81,62 @@ def argmax_f(grid):
     return best, bi, bj
 '''
 
+ONE_KEY = '''
+@partial(jax.jit, static_argnames='T')
+def ar1_path(key, T, ρ=0.9):
+    def step(y, _):
+        y = ρ * y + jax.random.normal(key)
+        return y, y
+    return lax.scan(step, 0.0, None, length=T)[1]
+'''
+NUMPY_SHOCKS = '''
+@partial(jax.jit, static_argnames='T')
+def ar1_path(key, T, ρ=0.9):
+    def step(y, _):
+        y = ρ * y + np.random.standard_normal()
+        return y, y
+    return lax.scan(step, 0.0, None, length=T)[1]
+'''
+SWAPPED = '''
+def growth_exponent(records, name):
+    points = sorted((r['n'], r['best_s']) for r in records if r['name'] == name)[-3:]
+    n, t = np.array(points, dtype=float).T
+    return np.polyfit(np.log(n), np.log(t), 1)[0]
+
+expected_exponents = {'max of f': 1, 'logistic map': 2}
+'''
+NO_SIGMA = '''
+@numba.jit(parallel=True)
+def ar1_final(m, T, ρ=0.9, σ=1.0):
+    out = np.empty(m)
+    for i in numba.prange(m):
+        y = 0.0
+        for t in range(T):
+            y = ρ * y + np.random.standard_normal()
+        out[i] = y
+    return out
+'''
+
 # {lecture: {label: {case: (code, what the check's failure says)}}}
 WRONG = {
     "lectures/numpy": {
         "numpy-ex1": {"a Python loop": (LOOP_POLY, "as fast as a Python loop"),
-                      "coefficients reversed": ("def poly(x, coef):\n    return np.polyval(coef, x)", "AssertionError")},
-        "numpy-ex2": {"strict inequality": ("def ecdf(data, t):\n    return np.mean(np.asarray(data)[None, :] < np.asarray(t)[:, None], axis=1)",
+                      "coefficients reversed": ("def poly(x, coef):\n    return np.polyval(coef, x)",
+                          "AssertionError")},
+        "numpy-ex2": {"strict inequality": ("def ecdf(data, t):\n"
+                                            "    return np.mean(np.asarray(data)[None, :] < np.asarray(t)[:, None], 1)",
                                             "AssertionError")},
         "numpy-ex3": {"a mask as a view": ("a_changes = (True, True, True)", "AssertionError")},
         "numpy-ex4": {"NumPy uses every core": ("several_cores = {'np.exp': True, 'np.sum': True, 'np.sort': True}",
                                                 "AssertionError")},
-        "numpy-ex5": {"a Python float widens": ("float32_results = (('float64', 8000), ('float64', 8000))", "AssertionError")},
+        "numpy-ex5": {"a Python float widens": ("float32_results = (('float64', 8000), ('float64', 8000))",
+            "AssertionError")},
     },
     "lectures/numba": {
         "numba-ex1": {"not compiled": (PYTHON_PI, "not a Numba function"),
                       "a wrong estimate": ("@numba.jit\ndef pi_estimate(n):\n    return 3.0", "AssertionError")},
         "numba-ex2": {"a serial loop under parallel=True": (SERIAL_AR1, "no loop runs in parallel"),
-                      "σ left out": ("@numba.jit(parallel=True)\ndef ar1_final(m, T, ρ=0.9, σ=1.0):\n"
-                                     "    out = np.empty(m)\n    for i in numba.prange(m):\n        y = 0.0\n"
-                                     "        for t in range(T):\n            y = ρ * y + np.random.standard_normal()\n"
-                                     "        out[i] = y\n    return out", "AssertionError")},
+                      "σ left out": (NO_SIGMA, "AssertionError")},
         "numba-ex3": {"every version frozen": ("scale_predictions = (2.0, 2.0, 4.0)", "AssertionError")},
     },
     "lectures/jax_intro": {
@@ -113,18 +149,13 @@ WRONG = {
                           "one call": ("def time_first_and_best(f, *args, repeat=5):\n    start = time.perf_counter()\n"
                                        "    jax.block_until_ready(f(*args))\n    t = time.perf_counter() - start\n"
                                        "    return t, t", "AssertionError")},
-        "jax_intro-ex6": {"one key for every step": ("@partial(jax.jit, static_argnames='T')\ndef ar1_path(key, T, ρ=0.9):\n"
-                                                     "    def step(y, _):\n        y = ρ * y + jax.random.normal(key)\n"
-                                                     "        return y, y\n    return lax.scan(step, 0.0, None, length=T)[1]",
-                                                     "shocks repeat"),
-                          "NumPy's generator, frozen at tracing": (
-                              "@partial(jax.jit, static_argnames='T')\ndef ar1_path(key, T, ρ=0.9):\n"
-                              "    def step(y, _):\n        y = ρ * y + np.random.standard_normal()\n        return y, y\n"
-                              "    return lax.scan(step, 0.0, None, length=T)[1]", "AssertionError")},
+        "jax_intro-ex6": {"one key for every step": (ONE_KEY, "shocks repeat"),
+                          "NumPy's generator, frozen at tracing": (NUMPY_SHOCKS, "AssertionError")},
         "jax_intro-ex7": {"values read now": ("h_compiles = (True, False, True, True, True, False)\n"
                                               "h_values = (7.0, 100.0, 108.0, 109.0, 106.0, 106.0)", "AssertionError"),
                           "new values recompile": ("h_compiles = (True, True, True, True, True, True)\n"
-                                                   "h_values = (7.0, 1.0, 108.0, 109.0, 106.0, 7.0)", "AssertionError")},
+                                                   "h_values = (7.0, 1.0, 108.0, 109.0, 106.0, 7.0)",
+                                                       "AssertionError")},
     },
     "lectures/vectorized": {
         "vectorized-ex1": {"a serial loop": (SERIAL_ARGMAX, "no loop runs in parallel")},
@@ -138,12 +169,9 @@ WRONG = {
     "lectures/scaling": {
         "scaling-ex1": {"one array short": ("per_point = {r['n']: r['memory_bytes'] / r['n']**2 for r in records "
                                             "if r['name'] == 'NumPy meshgrid'}\n"
-                                            "arrays_at_largest = round(per_point[max(per_point)] / 8) - 1", "AssertionError")},
-        "scaling-ex2": {"exponents swapped": ("def growth_exponent(records, name):\n"
-                                              "    points = sorted((r['n'], r['best_s']) for r in records if r['name'] == name)[-3:]\n"
-                                              "    n, t = np.array(points, dtype=float).T\n"
-                                              "    return np.polyfit(np.log(n), np.log(t), 1)[0]\n"
-                                              "expected_exponents = {'max of f': 1, 'logistic map': 2}", "AssertionError")},
+                                            "arrays_at_largest = round(per_point[max(per_point)] / 8) - 1",
+                                                "AssertionError")},
+        "scaling-ex2": {"exponents swapped": (SWAPPED, "AssertionError")},
     },
     "lectures/beyond_one_device": {
         "beyond-ex3": {"P() splits too": ("values_per_device = (len(grid) // len(devices), len(grid) // len(devices))",

@@ -61,3 +61,45 @@ def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student
     assert rows["Exercise 1.3"]["earned"] == rows["Exercise 1.3"]["points"]
     assert path.exists() and keep.read_text() == "not the grader's"
     assert not list(Path(path.parent).glob("*.grade.json"))     # grade() itself writes nothing
+
+
+# The wrong method, graded by `make grade` in the sandbox: the checks reach the student's
+# functions through the grader's stand-ins (booktools.remote), so the method checks must
+# work there too. Each costs its own question only; the other exercises get full marks.
+WRONG_METHOD = {
+    "a Python loop for poly": ("lectures/numpy", "Exercise 1.1", '''
+def poly(x, coef):
+    x = np.asarray(x, dtype=float)
+    return np.array([sum(c * xi**k for k, c in enumerate(coef)) for xi in x.ravel()]).reshape(x.shape)
+''', "as fast as a Python loop"),
+    "pi_estimate not compiled": ("lectures/numba", "Exercise 2.1", '''
+def pi_estimate(n):
+    u, v = np.random.uniform(size=n), np.random.uniform(size=n)
+    return 4 * np.mean(u**2 + v**2 <= 1)
+''', "not a Numba function"),
+    "ar1_final without prange": ("lectures/numba", "Exercise 2.2", '''
+@numba.jit(parallel=True)
+def ar1_final(m, T, ρ=0.9, σ=1.0):
+    y_final = np.empty(m)
+    for i in range(m):
+        y = 0.0
+        for t in range(T):
+            y = ρ * y + σ * np.random.standard_normal()
+        y_final[i] = y
+    return y_final
+''', "no loop runs in parallel"),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_METHOD, ids=list(WRONG_METHOD))
+def test_the_wrong_method_costs_its_question_under_make_grade(case, built_notebooks, student, tmp_path):
+    doc, exercise, code, message = WRONG_METHOD[case]
+    answers = grading.solutions(read(built_notebooks, doc))
+    answers[exercise] = code
+    path = submit(tmp_path, grading.exercises_only(grading.answered(read(student / "notebooks", doc), answers)))
+    result = grading.grade(path, cell_timeout=60, question_timeout=60)
+    for row in result["questions"]:
+        if row["exercise"] == exercise:
+            assert row["earned"] == 0 and message in row["message"], row
+        else:
+            assert row["earned"] == row["points"], row

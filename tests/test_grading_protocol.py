@@ -149,7 +149,8 @@ def test_a_result_is_reused_only_for_the_same_bytes_and_the_same_grader(tmp_path
 
 def test_the_students_names_are_the_answers_a_check_reads():
     names = grading.student_names("lectures/numpy")
-    assert names == {"numpy-ex1": ["poly"], "numpy-ex2": ["ecdf"], "numpy-ex3": ["a_changes"]}
+    assert names == {"numpy-ex1": ["poly"], "numpy-ex2": ["ecdf"], "numpy-ex3": ["a_changes"],
+                     "numpy-ex4": ["several_cores"], "numpy-ex5": ["float32_results"]}
 
 
 def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch):

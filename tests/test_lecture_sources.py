@@ -69,6 +69,20 @@ COMPARISON = re.compile(
 
 # (page, start of the sentence): why the comparison holds whatever machine builds the page.
 HARDWARE_INDEPENDENT = {
+    ("jax_intro.md", "Time by hand, without `time_call`"):
+        "an exercise's statement: it defines what the function returns, it states no measurement",
+    ("vectorized.md", "* **A**: the naive loop always returns"):
+        "a wrong choice offered in an exercise, stated as such (its solution and check say why)",
+    ("vectorized.md", "Before measuring, predict: does version 1"):
+        "an exercise's question; its check compares the prediction with XLA's plan on the machine grading it",
+    ("sequential.md", "On a GPU, which of these would you expect"):
+        "an exercise's question, asking for a prediction",
+    ("sequential.md", "1. a GPU's cores are each faster"):
+        "the choices offered in an exercise, two of them wrong by design",
+    ("sequential.md", "A GPU's cores are slower than a CPU's, one at a time"):
+        "a GPU core's clock and single-thread speed are below a server CPU core's on every current GPU",
+    ("sequential.md", "One path gives each step one multiply-add"):
+        "the launch cost per step (jax#2491) against one multiply-add: an argument, the sentence states no figure",
     ("beyond_one_device.md", "Dask's documentation puts that cost"):
         "quotes Dask's documentation, linked; the chunks here (500 values) are the page's own sizes",
     ("instructors.md", "The stated times add up to"):
@@ -477,3 +491,74 @@ def test_the_session_plans_cover_every_lecture_within_their_sessions_time():
         docs = re.findall(r"\{doc\}`(\w+)`", row.split("|")[2])
         total = int(re.search(r"\((\d+) min\)", row).group(1))
         assert total == sum(minutes[doc] for doc in docs), row
+
+
+def _exercise_points():
+    """{label: points} of every exercise of every lecture, from its statement."""
+    from booktools import grading
+    return {q.label: q.points for path in TAUGHT for q in grading.questions(f"lectures/{path.stem}")}
+
+
+def test_the_rubric_table_gives_every_exercise_its_stated_points():
+    """The instructors' page states the rubric once, with a row per exercise; each row's
+    points are that exercise's `**Points:**`, and every exercise has a row."""
+    text = (ROOT / "lectures" / "instructors.md").read_text(encoding="utf-8")
+    section = text[text.index("## What a point is worth"):text.index("## Assigning a lecture")]
+    rows = re.findall(r"^\| \{ref\}`([\w-]+)` \| (\d+) \| (.+) \|$", section, re.M)
+    table = {label: float(points) for label, points, _ in rows}
+    assert len(rows) == len(table), "an exercise has two rows"
+    assert table == _exercise_points()
+    assert all(1 <= p <= 3 for p in table.values())
+
+
+def test_every_misconception_is_graded_by_an_exercise():
+    """Each misconception the instructors' page lists names at least one exercise that
+    grades it, and each named exercise exists and carries points."""
+    text = (ROOT / "lectures" / "instructors.md").read_text(encoding="utf-8")
+    section = text[text.index("## Misconceptions to address"):text.index("## Questions for discussion")]
+    rows = [line for line in section.splitlines() if line.startswith('| "')]
+    assert len(rows) >= 6
+    points = _exercise_points()
+    for row in rows:
+        graded = re.findall(r"\{ref\}`([\w-]+)`", row.rstrip(" |").rsplit("|", 1)[1])
+        assert graded, f"no exercise grades {row.split('|')[1].strip()}"
+        assert all(points.get(label, 0) >= 1 for label in graded), (row, graded)
+
+
+def _helper_names():
+    names = {}
+    for module in ("lecture_tools", "benchmarks"):
+        tree = ast.parse((ROOT / "lectures" / f"{module}.py").read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names[node.name] = module
+            for target in getattr(node, "targets", []):
+                if isinstance(target, ast.Name):
+                    names[target.id] = module
+    return {name: module for name, module in names.items() if not name.startswith("_")}
+
+
+def _names_answers_bind(text):
+    """Names the exercises' solutions in a lecture source bind at their top level (not by
+    import): the names a student's answer defines."""
+    blocks = "\n".join(block.group(0) for block in SOLUTION_BLOCK.finditer(text))
+    cells = [c.source for c in jupytext.reads(blocks, "md:myst").cells if c.cell_type == "code"]
+    return set().union(set(), *(names_assigned(cell) for cell in cells))
+
+
+@pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
+def test_one_name_one_meaning_between_the_helpers_and_the_exercises(path):
+    """No exercise asks for a name the helper modules define: a student who imports the
+    helper and answers the exercise must not find one name meaning two things. (The
+    lectures' own cells show functions that benchmarks.py also runs, under the same names,
+    for the same computation.)"""
+    clash = _names_answers_bind(path.read_text(encoding="utf-8")) & set(_helper_names())
+    assert not clash, f"{path.name} redefines {sorted(clash)} from {sorted({_helper_names()[n] for n in clash})}"
+
+
+def test_a_planted_redefinition_of_a_helper_name_is_caught():
+    text = (ROOT / "lectures" / "scaling.md").read_text(encoding="utf-8")
+    planted = text.replace("def growth_exponent(records, name):", "def probe_exponent(records, name):")
+    assert planted != text
+    assert not _names_answers_bind(text) & set(_helper_names())
+    assert "probe_exponent" in _names_answers_bind(planted) & set(_helper_names())

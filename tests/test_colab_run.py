@@ -102,6 +102,8 @@ def growth_exponent(records, name):
     x = np.log([n for n, _ in largest])
     y = np.log([t for _, t in largest])
     return float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+
+expected_exponents = dict([("logistic map", 1.0), ("max of f", 2.0)])
 '''),
 }
 

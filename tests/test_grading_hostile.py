@@ -2,7 +2,7 @@
 SUBMISSIONS=...`, booktools.gradebook, two at a time), in the sandbox.
 
 Each submission is the numpy lecture's student notebook without the lecture's own cells
-(`grading.exercises_only`), answered as the site does (5 points), except where the
+(`grading.exercises_only`), answered as the site does (full marks, FULL), except where the
 attack changes an answer. An attack on the machinery (rebinding what checks or answers
 run on, reaching other processes) scores 0 with a flag naming the cell; an attack on the
 machine (memory, files, network, output) fails inside the sandbox and leaves the honest
@@ -41,6 +41,9 @@ OTHER_ANSWERS = {          # right, but not the site's code
     "Exercise 1.3": "a_changes = [1, 0, 1]",
 }
 WRONG_POLY = "def poly(x, coef):\n    return np.zeros_like(np.asarray(x, dtype=float))"
+# The assignment's points in all, and Exercise 1.1's, from the lecture (they change with it).
+FULL = sum(q.points for q in grading.questions("lectures/numpy"))
+POLY = next(q.points for q in grading.questions("lectures/numpy") if q.label == "numpy-ex1")
 
 
 def attacks(outside, others, port):
@@ -67,17 +70,18 @@ def attacks(outside, others, port):
         "replaces sys.stdout": ("import io, sys\nsys.stdout = io.StringIO()", 0, "sys.stdout"),
         "corrupts its protocol": ("get_ipython().kernel.session.pack = lambda obj: b'not json'", 0, "kernel"),
         # on the machine: each fails in the sandbox; the honest answers keep their points
-        "memory bomb": ("hog = [bytearray(10**8) for _ in range(200)]", 3, "MemoryError"),   # its cell stops: no poly
+        # its cell stops: no poly
+        "memory bomb": ("hog = [bytearray(10**8) for _ in range(200)]", FULL - POLY, "MemoryError"),
         "reads other submissions": (f"import glob\nif glob.glob({str(others) + '/*.ipynb'!r}):\n"
-                                    "    raise SystemExit('other work is readable')", 5, ""),
+                                    "    raise SystemExit('other work is readable')", FULL, ""),
         "reads the lecture's source": (f"import os\nif os.path.exists({str(source)!r}):\n"
-                                       "    raise SystemExit('the lecture is readable')", 5, ""),
+                                       "    raise SystemExit('the lecture is readable')", FULL, ""),
         "writes outside its folder": (f"for target in [{str(outside / 'planted.txt')!r}, {PLANTED!r}]:\n"
                                       "    try:\n        open(target, 'w').write('x')\n"
-                                      "    except OSError as error:\n        print(error)", 5, ""),
+                                      "    except OSError as error:\n        print(error)", FULL, ""),
         "opens a connection": (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
-                               "except OSError as error:\n    print(error)", 5, ""),
-        "floods the output": ("for _ in range(2_000):\n    print('x' * 10_000)", 5, ""),
+                               "except OSError as error:\n    print(error)", FULL, ""),
+        "floods the output": ("for _ in range(2_000):\n    print('x' * 10_000)", FULL, ""),
     }
 
 
@@ -115,8 +119,9 @@ def test_a_class_of_hostile_submissions_is_graded_to_the_point(built_notebooks, 
     received = nbformat.read(student / "notebooks" / "lectures" / "numpy.ipynb", as_version=4)
     submissions = tmp_path / "submissions"
     submissions.mkdir()
-    expected = {"site-answers": (5, ""), "other-answers": (5, ""), "unanswered": (0, ""), "wrong-poly": (3, "")}
-    books = {"site-answers": site, "other-answers": OTHER_ANSWERS, "unanswered": {},
+    expected = {"site-answers": (FULL, ""), "other-answers": (FULL, ""), "unanswered": (0, ""),
+                "wrong-poly": (FULL - POLY, "")}
+    books = {"site-answers": site, "other-answers": {**site, **OTHER_ANSWERS}, "unanswered": {},
              "wrong-poly": {**site, "Exercise 1.1": WRONG_POLY}}
     for name, (code, total, said) in attacks(outside, submissions, port).items():
         slug = name.replace(" ", "-").replace("'", "")
@@ -149,7 +154,7 @@ def test_a_class_of_hostile_submissions_is_graded_to_the_point(built_notebooks, 
         assert float(table[slug]["total"]) == total
         assert said in " | ".join(told), (slug, told)
         assert not any("outlived" in note for note in result["notes"]), (slug, result["notes"])
-        if total == 5 or slug in ("unanswered", "wrong-poly"):
+        if total == FULL or slug in ("unanswered", "wrong-poly"):
             assert not result["flags"], (slug, result["flags"])      # honest work is never flagged
         if total == 0 and slug not in ("unanswered",):
             assert all(q["message"] for q in result["questions"])

@@ -174,8 +174,7 @@ WRONG = {
         "scaling-ex2": {"exponents swapped": (SWAPPED, "AssertionError")},
     },
     "lectures/beyond_one_device": {
-        "beyond-ex3": {"P() splits too": ("values_per_device = (len(grid) // len(devices), len(grid) // len(devices))",
-                                          "AssertionError")},
+        "beyond-ex3": {"P() splits too": ("whole_on_every_device = {'xs': False, 'ys': False}", "AssertionError")},
     },
 }
 

@@ -562,3 +562,39 @@ def test_a_planted_redefinition_of_a_helper_name_is_caught():
     assert planted != text
     assert not _names_answers_bind(text) & set(_helper_names())
     assert "probe_exponent" in _names_answers_bind(planted) & set(_helper_names())
+
+
+def _is_recorded_prediction(solution_code, names):
+    """Whether every name in `names` is bound, in the solution, to a literal: data written
+    down (a prediction, a choice), not computed."""
+    bound = {}
+    for node in ast.parse(solution_code).body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    bound[target.id] = node.value
+    def literal(node):
+        try:
+            ast.literal_eval(node)
+            return True
+        except ValueError:
+            return False
+    return bool(names) and all(name in bound and literal(bound[name]) for name in names)
+
+
+@pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
+def test_each_lecture_grades_a_prediction_recorded_as_data(path):
+    """At least one exercise per lecture is answered with data the student writes down
+    (a prediction: booleans, numbers, a letter), graded against the run or the stated
+    reasons; scaling's answers record their explanations the same way."""
+    from booktools import grading
+    doc = f"lectures/{path.stem}"
+    text = path.read_text(encoding="utf-8")
+    names = grading.student_names(doc)
+    solutions = {block.group(1): "\n".join(c.source for c in jupytext.reads(block.group(0), "md:myst").cells
+                                           if c.cell_type == "code")
+                 for block in SOLUTION_BLOCK.finditer(text)}
+    recorded = [label for label, code in solutions.items()
+                if _is_recorded_prediction(code, [n for n in names[label] if n in names_assigned(code)])
+                or any(_is_recorded_prediction(code, [n]) for n in names[label])]
+    assert recorded, f"{path.name}: no exercise grades a prediction recorded as data"

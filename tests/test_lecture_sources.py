@@ -499,15 +499,22 @@ def _exercise_points():
     return {q.label: q.points for path in TAUGHT for q in grading.questions(f"lectures/{path.stem}")}
 
 
+def _exercise_numbers():
+    """{label: "Exercise N.M"}, numbered as the site numbers them (and the grader reports)."""
+    from booktools import grading
+    return {q.label: q.exercise for path in TAUGHT for q in grading.questions(f"lectures/{path.stem}")}
+
+
 def test_the_rubric_table_gives_every_exercise_its_stated_points():
     """The instructors' page states the rubric once, with a row per exercise; each row's
     points are that exercise's `**Points:**`, and every exercise has a row."""
     text = (ROOT / "lectures" / "instructors.md").read_text(encoding="utf-8")
     section = text[text.index("## What a point is worth"):text.index("## Assigning a lecture")]
-    rows = re.findall(r"^\| \{ref\}`([\w-]+)` \| (\d+) \| (.+) \|$", section, re.M)
-    table = {label: float(points) for label, points, _ in rows}
+    rows = re.findall(r"^\| \{ref\}`(Exercise [\d.]+) <([\w-]+)>` \| (\d+) \| (.+) \|$", section, re.M)
+    table = {label: float(points) for _, label, points, _ in rows}
     assert len(rows) == len(table), "an exercise has two rows"
     assert table == _exercise_points()
+    assert {label: number for number, label, _, _ in rows} == _exercise_numbers()
     assert all(1 <= p <= 3 for p in table.values())
 
 
@@ -520,9 +527,10 @@ def test_every_misconception_is_graded_by_an_exercise():
     assert len(rows) >= 6
     points = _exercise_points()
     for row in rows:
-        graded = re.findall(r"\{ref\}`([\w-]+)`", row.rstrip(" |").rsplit("|", 1)[1])
+        graded = re.findall(r"\{ref\}`(Exercise [\d.]+) <([\w-]+)>`", row.rstrip(" |").rsplit("|", 1)[1])
         assert graded, f"no exercise grades {row.split('|')[1].strip()}"
-        assert all(points.get(label, 0) >= 1 for label in graded), (row, graded)
+        assert all(points.get(label, 0) >= 1 for _, label in graded), (row, graded)
+        assert all(_exercise_numbers()[label] == number for number, label in graded), (row, graded)
 
 
 def _helper_names():

@@ -4,9 +4,10 @@ For every lecture, in a fresh Python of its own (a lecture's settings, such as J
 64-bit mode or its number of CPU devices, must not leak into another's): the lecture's
 trusted names are computed as the grader computes them (`grading.trusted_namespace`),
 the site's solutions run in order, and each check passes on them, which shows that the
-harness can pass. Then each wrong answer below replaces its exercise's solution, and that
-exercise's check must fail, with the message given. Through the sandboxed grader, the
-wrong methods cost their question too: tests/test_grading_bad_answers.py.
+harness can pass. Then each answer below replaces its exercise's solution: a wrong one
+must fail that exercise's check, with the message given; a right one written another way
+(message None) must pass it. Through the sandboxed grader, the wrong methods cost their
+question too: tests/test_grading_bad_answers.py.
 """
 import json
 import subprocess
@@ -117,7 +118,29 @@ def ar1_final(m, T, ρ=0.9, σ=1.0):
     return out
 '''
 
-# {lecture: {label: {case: (code, what the check's failure says)}}}
+TIMER_OTHER = '''
+def time_first_and_best(f, *args, repeat=5):
+    def once():
+        start = time.time()
+        result = f(*args)
+        if hasattr(result, "block_until_ready"):
+            result.block_until_ready()
+        return time.time() - start
+    first = once()
+    return first, min(once() for _ in range(repeat))
+'''
+ONE_SPLIT_PER_STEP = '''
+@partial(jax.jit, static_argnames="T")
+def ar1_path(key, T, ρ=0.9):
+    def step(carry, _):
+        y, key = carry
+        key, draw = jax.random.split(key)
+        y = ρ * y + jax.random.normal(draw)
+        return (y, key), y
+    return lax.scan(step, (0.0, key), None, length=T)[1]
+'''
+
+# {lecture: {label: {case: (code, what the check's failure says, or None: it must pass)}}}
 WRONG = {
     "lectures/numpy": {
         "numpy-ex1": {"a Python loop": (LOOP_POLY, "as fast as a Python loop"),
@@ -146,10 +169,12 @@ WRONG = {
         "jax_intro-ex5": {"the mean of warm calls": (TIMER.format(call="jax.block_until_ready(f(*args))",
                                                                   best="sum(runs) / len(runs)"), "AssertionError"),
                           "no blocking": (TIMER.format(call="f(*args)", best="min(runs)"), "timed the dispatch only"),
+                          "time.time, waiting on the result's own method (right)": (TIMER_OTHER, None),
                           "one call": ("def time_first_and_best(f, *args, repeat=5):\n    start = time.perf_counter()\n"
                                        "    jax.block_until_ready(f(*args))\n    t = time.perf_counter() - start\n"
                                        "    return t, t", "AssertionError")},
         "jax_intro-ex6": {"one key for every step": (ONE_KEY, "shocks repeat"),
+                          "a split in every step (right)": (ONE_SPLIT_PER_STEP, None),
                           "NumPy's generator, frozen at tracing": (NUMPY_SHOCKS, "AssertionError")},
         "jax_intro-ex7": {"values read now": ("h_compiles = (True, False, True, True, True, False)\n"
                                               "h_values = (7.0, 100.0, 108.0, 109.0, 106.0, 106.0)", "AssertionError"),
@@ -225,6 +250,9 @@ def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc):
     for label, cases in WRONG[doc].items():
         for case, (_, message) in cases.items():
             verdict = found[f"{label}/{case}"]
+            if message is None:             # a right answer, written another way
+                assert verdict == "PASSED", f"{label}: the check fails the right answer '{case}': {verdict}"
+                continue
             assert verdict != "PASSED", f"{label}: the check passes the wrong answer '{case}'"
             assert message in verdict, f"{label} '{case}': failed, but not as expected: {verdict}"
 

@@ -247,15 +247,19 @@ def _lecture_helpers(cells):
         spec.loader.exec_module(module)
 
 
+def solution_code(doc):
+    """{label: the code of its solution's cells, joined}, in the order of lecture `doc`."""
+    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    return {block.group(1): "\n".join(c.source for c in jupytext.reads(block.group(0), "md:myst").cells
+                                      if c.cell_type == "code")
+            for block in SOLUTION_BLOCK.finditer(text)}
+
+
 def student_names(doc):
     """{label: names} the check of each question reads that the exercise's answer defines:
     these come from the student's kernel, everything else from the trusted lecture."""
     text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
-    found = {}
-    for block in SOLUTION_BLOCK.finditer(text):
-        label = block.group(1)
-        code = "\n".join(c.source for c in jupytext.reads(block.group(0), "md:myst").cells if c.cell_type == "code")
-        found[label] = _top_level_names(code)
+    found = {label: _top_level_names(code) for label, code in solution_code(doc).items()}
     checks = dict(SOLUTION_AND_CHECK.findall(text))
     return {label: sorted(found.get(label, set()) & _free_names(check)) for label, check in checks.items()}
 

@@ -205,12 +205,11 @@ WRONG = {
 
 # Run in the lecture's own Python: prints one JSON line, {label or label/case: message or ""}.
 HARNESS = r'''
-import contextlib, io, json, sys, jupytext
+import contextlib, io, json, sys
 from booktools import grading
 doc, wrong = sys.argv[1], json.loads(sys.argv[2])
 namespace, problems = grading.trusted_namespace(doc)
 assert not problems, problems
-text = (grading.ROOT / f"{doc}.md").read_text(encoding="utf-8")
 checks = {q.label: q.check for q in grading.questions(doc)}
 
 def verdict(env, check):
@@ -222,9 +221,7 @@ def verdict(env, check):
     return ""
 
 env, found = dict(namespace), {}
-for block in grading.SOLUTION_BLOCK.finditer(text):
-    label = block.group(1)
-    code = "\n".join(c.source for c in jupytext.reads(block.group(0), "md:myst").cells if c.cell_type == "code")
+for label, code in grading.solution_code(doc).items():
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(code, f"<solution {label}>", "exec"), env)
     found[label] = verdict(dict(env), checks[label])

@@ -493,16 +493,19 @@ def test_the_session_plans_cover_every_lecture_within_their_sessions_time():
         assert total == sum(minutes[doc] for doc in docs), row
 
 
-def _exercise_points():
-    """{label: points} of every exercise of every lecture, from its statement."""
+def _questions():
+    """{label: grading.Question} of every exercise of every lecture: its points, from its
+    statement, and its number as the site numbers it (and the grader reports it)."""
     from booktools import grading
-    return {q.label: q.points for path in TAUGHT for q in grading.questions(f"lectures/{path.stem}")}
+    return {q.label: q for path in TAUGHT for q in grading.questions(f"lectures/{path.stem}")}
+
+
+def _exercise_points():
+    return {label: q.points for label, q in _questions().items()}
 
 
 def _exercise_numbers():
-    """{label: "Exercise N.M"}, numbered as the site numbers them (and the grader reports)."""
-    from booktools import grading
-    return {q.label: q.exercise for path in TAUGHT for q in grading.questions(f"lectures/{path.stem}")}
+    return {label: q.exercise for label, q in _questions().items()}
 
 
 def test_the_rubric_table_gives_every_exercise_its_stated_points():
@@ -551,7 +554,7 @@ def _names_answers_bind(text):
     import): the names a student's answer defines."""
     blocks = "\n".join(block.group(0) for block in SOLUTION_BLOCK.finditer(text))
     cells = [c.source for c in jupytext.reads(blocks, "md:myst").cells if c.cell_type == "code"]
-    return set().union(set(), *(names_assigned(cell) for cell in cells))
+    return set().union(*(names_assigned(cell) for cell in cells))
 
 
 @pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
@@ -572,9 +575,9 @@ def test_a_planted_redefinition_of_a_helper_name_is_caught():
     assert "probe_exponent" in _names_answers_bind(planted) & set(_helper_names())
 
 
-def _is_recorded_prediction(solution_code, names):
-    """Whether every name in `names` is bound, in the solution, to a literal: data written
-    down (a prediction, a choice), not computed."""
+def _is_recorded_prediction(solution_code, name):
+    """Whether `name` is bound, in the solution, to a literal: data written down (a
+    prediction, a choice), not computed."""
     bound = {}
     for node in ast.parse(solution_code).body:
         if isinstance(node, ast.Assign):
@@ -587,7 +590,7 @@ def _is_recorded_prediction(solution_code, names):
             return True
         except ValueError:
             return False
-    return bool(names) and all(name in bound and literal(bound[name]) for name in names)
+    return name in bound and literal(bound[name])
 
 
 @pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
@@ -597,12 +600,7 @@ def test_each_lecture_grades_a_prediction_recorded_as_data(path):
     reasons; scaling's answers record their explanations the same way."""
     from booktools import grading
     doc = f"lectures/{path.stem}"
-    text = path.read_text(encoding="utf-8")
     names = grading.student_names(doc)
-    solutions = {block.group(1): "\n".join(c.source for c in jupytext.reads(block.group(0), "md:myst").cells
-                                           if c.cell_type == "code")
-                 for block in SOLUTION_BLOCK.finditer(text)}
-    recorded = [label for label, code in solutions.items()
-                if _is_recorded_prediction(code, [n for n in names[label] if n in names_assigned(code)])
-                or any(_is_recorded_prediction(code, [n]) for n in names[label])]
+    recorded = [label for label, code in grading.solution_code(doc).items()
+                if any(_is_recorded_prediction(code, n) for n in names[label])]
     assert recorded, f"{path.name}: no exercise grades a prediction recorded as data"

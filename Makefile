@@ -38,7 +38,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv check notebooks html student assignments grade sandbox latex pdf chromium test test-gpu release bench mutation screenshots serve clean environment.yml
+.PHONY: help venv check notebooks html student assignments grade sandbox latex pdf chromium test test-gpu release bench mutation mutation-helpers mutation-lectures screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -164,12 +164,20 @@ bench: $(STAMP)  ## Time every implementation over a range of sizes, against ref
 
 # mutmut copies the site to mutants/, plants one bug at a time in the lecture helpers and
 # benchmarks (pyproject.toml says which, and which tests run), and records what survives.
-mutation: $(STAMP)  ## Mutation testing of lecture_tools.py and benchmarks.py (mutmut; slow: the tests once per mutant): _build/mutation/report.txt
+mutation: $(STAMP)  ## Mutation testing of the helpers (mutmut) and of the lectures' code cells (slow; resumable): _build/mutation/
+	$(MAKE) mutation-helpers; helpers=$$?; $(MAKE) mutation-lectures; lectures=$$?; \
+	  cat _build/mutation/report.txt _build/mutation/lectures-report.txt; exit $$((helpers || lectures))
+
+mutation-helpers: $(STAMP)  ## Mutants of lecture_tools.py and benchmarks.py (mutmut), the tests once per mutant: _build/mutation/report.txt
 	rm -rf mutants
 	# Numba's default OpenMP threading layer aborts a process that forks after using it;
 	# mutmut forks a process for every mutant.
 	NUMBA_THREADING_LAYER=workqueue $(BIN)/mutmut run --max-children $(JOBS)
 	$(BIN)/python -m booktools.mutation_report _build/mutation
+
+# LECTURES=numpy limits it to one lecture; FRESH=1 forgets earlier results.
+mutation-lectures: $(STAMP)  ## Mutants of every lecture's visible code cells, the lecture's nbval test once per mutant: _build/mutation/lectures-report.txt
+	$(BIN)/python -m booktools.lecture_mutation $(LECTURES) --jobs $(JOBS) $(if $(FRESH),--fresh) --out _build/mutation
 
 screenshots: html chromium  ## Desktop (light, dark) and phone screenshots of every page in _build/screenshots
 	$(BIN)/python -m booktools.screenshots _build/html _build/screenshots

@@ -33,7 +33,9 @@ def results(mutmut=None):
 def explained():
     """{mutant name: reason} listed in tests/mutation-survivors.md as `- `name`: reason`."""
     text = EXPLAINED.read_text(encoding="utf-8") if EXPLAINED.exists() else ""
-    return dict(re.findall(r"^- `([^`]+)`: (.+)$", text, re.M))
+    # mutmut's names only (`...__mutmut_N`): the lectures' mutants are booktools.lecture_mutation's.
+    return {name: reason for name, reason in re.findall(r"^- `([^`]+)`: (.+)$", text, re.M)
+            if "__mutmut_" in name}
 
 
 def report(statuses, reasons):

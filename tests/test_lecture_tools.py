@@ -92,6 +92,17 @@ def test_time_call_passes_keywords_to_a_jax_function_and_prints_nothing(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_a_timing_computes_what_it_timed_once_more_with_the_same_arguments():
+    calls = []
+
+    def scaled(x, factor=1.0):
+        calls.append((x, factor))
+        return x * factor
+    timing = lt.time_call(scaled, 2.0, factor=3.0, repeat=1)
+    assert timing.result() == 6.0
+    assert calls == [(2.0, 3.0)] * 3                                     # first, warm, and once more
+
+
 def test_compiled_bytes_adds_arguments_output_and_temporaries():
     import jax
     import jax.numpy as jnp

@@ -1,0 +1,673 @@
+"""Mutation testing of the lectures' own code: plant one small bug in one visible cell, run
+the lecture's test, and see whether a hidden check notices.
+
+    python -m booktools.lecture_mutation [LECTURE ...] [--jobs N] [--fresh] [--list]
+                                         [--out DIR]       # `make mutation-lectures`
+
+A lecture's code cells are what a reader reads and copies: every executed code cell that is
+not a hidden check (tag `remove-cell`) is mutated, solutions included. Each cell is parsed
+with `ast`; every operator below makes one mutant per place it applies, and a mutant is the
+lecture with that one change, run as a notebook by nbval with the suite's own options, in
+a throwaway folder, stopping at the first failing cell (`-x`).
+
+The operators (mutmut's, plus the mistakes this subject invites):
+
+* a comparison turned (`<` and `<=`, `==` and `!=`, `is`, `in`), `and` for `or`;
+* an arithmetic operator turned (`+` and `-`, `*` and `/`, `//` to `/`, `**` to `*`),
+  also in `+=` and friends; a unary `-` or `not` dropped;
+* a number off by one (`n` to `n + 1`), `True` and `False` swapped;
+* the first two arguments of a call swapped, and the entries of an index (`[:, None]` and
+  `[None, :]`) or of an `in_axes` / `out_axes` tuple reversed;
+* `max` for `min` and back (also `argmax`, `maximum`, `nanmax`, ...);
+* a loop's bounds moved: `range(n)` to `range(n - 1)`, `range(a, b)` to `range(a + 1, b)`
+  and `range(a, b - 1)` (`prange` too);
+* `block_until_ready` dropped, leaving the value it waited for.
+
+What is printed is for the reader, so the arguments of `print` and the insides of f-strings
+are not mutated; a figure's drawing (calls on `plt`, `ax`, `fig`) is not either: a test
+of the built pages looks at the figures; nor is how many times a timing repeats (`repeat=`):
+one run more times the same code. Everything a cell computes is.
+
+A mutant the lecture's test fails on is *killed* (an exception, a failed check, a cell
+over its time limit, or a run over MEMORY_LIMIT, which is stopped). One it passes on
+*survived*: kill it with a hidden check, or explain it in tests/mutation-survivors.md as
+`` - `ID`: reason `` (its ID is in the report; IDs follow the code, not cell numbers).
+
+Results are kept in OUT/lectures.jsonl, one line per mutant as it finishes, so a run that
+stops is resumed by running it again: a killed mutant whose cell is unchanged is not run
+again; a survivor is, when its lecture changed since (a new check may kill it). `--fresh`
+starts over. Each lecture first runs unmutated (its time sets the mutants' time limit); a
+lecture that fails as it is stops the run, since its mutants would prove nothing.
+
+The report (OUT/lectures-report.txt) counts mutants per lecture, lists each survivor by
+lecture, file line, cell and change, and fails (exit 1) when more than MAX_UNEXPLAINED of
+the mutants survive unexplained, or when any mutant could not be run.
+"""
+import argparse
+import ast
+import builtins
+import copy
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+import psutil
+from IPython.core.inputtransformer2 import TransformerManager
+
+from booktools.book import ROOT, lectures
+from booktools.layout import BUILD
+
+EXPLAINED = ROOT / "tests" / "mutation-survivors.md"
+MAX_UNEXPLAINED = 0.05
+MEMORY_LIMIT = 6 * 2**30          # bytes per mutant (pytest and its kernel); two run at once
+# The helpers a lecture imports from beside it; copied into each throwaway folder.
+HELPERS = ("lecture_tools.py", "benchmarks.py")
+KILLED = {"killed", "timeout", "memory"}
+
+COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
+           ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+ARITHMETIC = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+              ast.FloorDiv: ast.Div, ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult, ast.MatMult: ast.Mult,
+              ast.BitAnd: ast.BitOr, ast.BitOr: ast.BitAnd, ast.LShift: ast.RShift, ast.RShift: ast.LShift}
+EXTREMES = {"max": "min", "min": "max", "argmax": "argmin", "argmin": "argmax", "maximum": "minimum",
+            "minimum": "maximum", "nanmax": "nanmin", "nanmin": "nanmax", "amax": "amin", "amin": "amax",
+            "nanargmax": "nanargmin", "nanargmin": "nanargmax"}
+LOOPS = {"range", "prange"}
+AXES_KEYWORDS = {"in_axes", "out_axes"}
+# Output for the reader, not computation: their arguments are not mutated.
+NOT_MUTATED_CALLS = {"print", "display"}
+NOT_MUTATED_OBJECTS = {"plt", "ax", "axes", "fig"}
+# How many times a timing repeats: one more run times the same code.
+TIMING_KEYWORDS = {"repeat", "runs", "number"}
+
+
+def _source(node):
+    return ast.unparse(node)
+
+
+def _called_name(call):
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id, None
+    if isinstance(func, ast.Attribute):
+        base = func.value
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        return func.attr, base.id if isinstance(base, ast.Name) else None
+    return None, None
+
+
+class _Mutator(ast.NodeTransformer):
+    """Walks a cell's syntax tree and numbers every place a mutation applies. With
+    `target` set, it applies that one mutation (and no other) and stops."""
+
+    def __init__(self, target=None):
+        self.target = target
+        self.sites = []              # (line, what the code said, what the mutant says, operator)
+        self.applied = None
+
+    def _site(self, node, new, operator):
+        """Offer the mutation `node` -> `new`; returns the node to keep in the tree."""
+        index = len(self.sites)
+        self.sites.append((node.lineno, _source(node), _source(new), operator))
+        if index == self.target:
+            self.applied = self.sites[-1]
+            return new
+        return node
+
+    def _mutate(self, node, variants):
+        """Offer each (new node, operator) in turn, the node's children first visited."""
+        for new, operator in variants:
+            kept = self._site(node, new, operator)
+            if kept is not node:
+                return kept
+        return node
+
+    def visit_JoinedStr(self, node):            # f-strings: text for the reader
+        return node
+
+    def visit_Expr(self, node):                 # a docstring or a bare string is text, too
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return node
+        return self.generic_visit(node)
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        variants = []
+        for i, op in enumerate(node.ops):
+            if type(op) in COMPARE:
+                new = copy.deepcopy(node)
+                new.ops[i] = COMPARE[type(op)]()
+                variants.append((new, "comparison"))
+        return self._mutate(node, variants)
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        new = copy.deepcopy(node)
+        new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        return self._mutate(node, [(new, "boolean")])
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if type(node.op) not in ARITHMETIC:
+            return node
+        new = copy.deepcopy(node)
+        new.op = ARITHMETIC[type(node.op)]()
+        return self._mutate(node, [(new, "arithmetic")])
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        if type(node.op) not in ARITHMETIC:
+            return node
+        new = copy.deepcopy(node)
+        new.op = ARITHMETIC[type(node.op)]()
+        return self._mutate(node, [(new, "arithmetic")])
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, (ast.USub, ast.Not)):
+            return self._mutate(node, [(copy.deepcopy(node.operand), "unary dropped")])
+        return node
+
+    def visit_Constant(self, node):
+        value = node.value
+        if isinstance(value, bool):
+            return self._mutate(node, [(ast.Constant(not value), "boolean")])
+        if isinstance(value, (int, float)):
+            return self._mutate(node, [(ast.Constant(value + 1), "number")])
+        return node
+
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        index = node.slice
+        if isinstance(index, ast.Tuple) and len(index.elts) >= 2:
+            new = copy.deepcopy(node)
+            new.slice.elts.reverse()
+            if _source(new) != _source(node):
+                return self._mutate(node, [(new, "index order")])
+        return node
+
+    def visit_Call(self, node):
+        name, base = _called_name(node)
+        if name in NOT_MUTATED_CALLS or base in NOT_MUTATED_OBJECTS:
+            return node
+        node.func = self.visit(node.func)
+        node.args = [self.visit(arg) for arg in node.args]
+        for keyword in node.keywords:
+            if keyword.arg not in TIMING_KEYWORDS:
+                keyword.value = self.visit(keyword.value)
+        variants = []
+        func = node.func
+        if name == "block_until_ready":
+            if isinstance(func, ast.Attribute) and not node.args and base != "jax":
+                variants.append((copy.deepcopy(func.value), "block_until_ready dropped"))
+            elif len(node.args) == 1:
+                variants.append((copy.deepcopy(node.args[0]), "block_until_ready dropped"))
+        if name in EXTREMES:
+            new = copy.deepcopy(node)
+            if isinstance(new.func, ast.Name):
+                new.func.id = EXTREMES[name]
+            else:
+                new.func.attr = EXTREMES[name]
+            variants.append((new, "max/min"))
+        if name in LOOPS and node.args and not any(isinstance(a, ast.Starred) for a in node.args):
+            if len(node.args) == 1:
+                new = copy.deepcopy(node)
+                new.args[0] = ast.BinOp(new.args[0], ast.Sub(), ast.Constant(1))
+                variants.append((new, "loop bound"))
+            else:
+                new = copy.deepcopy(node)
+                new.args[0] = ast.BinOp(new.args[0], ast.Add(), ast.Constant(1))
+                variants.append((new, "loop bound"))
+                new = copy.deepcopy(node)
+                new.args[1] = ast.BinOp(new.args[1], ast.Sub(), ast.Constant(1))
+                variants.append((new, "loop bound"))
+        positional = node.args
+        if (len(positional) >= 2 and not any(isinstance(a, ast.Starred) for a in positional[:2])
+                and _source(positional[0]) != _source(positional[1])):
+            new = copy.deepcopy(node)
+            new.args[0], new.args[1] = new.args[1], new.args[0]
+            variants.append((new, "arguments swapped"))
+        for i, keyword in enumerate(node.keywords):
+            if keyword.arg in AXES_KEYWORDS and isinstance(keyword.value, ast.Tuple):
+                new = copy.deepcopy(node)
+                new.keywords[i].value.elts.reverse()
+                if _source(new) != _source(node):
+                    variants.append((new, "axes order"))
+        return self._mutate(node, variants)
+
+
+def python_source(cell_source):
+    """A cell's code as Python: IPython's `%magic` and `!shell` lines become the calls
+    IPython makes of them, which the kernel runs the same way."""
+    return TransformerManager().transform_cell(cell_source)
+
+
+def cell_sites(code):
+    """Every mutation that applies to one cell's Python code, as (line in the cell, what
+    the code said, what the mutant says, operator)."""
+    mutator = _Mutator()
+    mutator.visit(ast.parse(code))
+    return mutator.sites
+
+
+def mutate_cell(code, index):
+    """The cell's code with mutation number `index` (of cell_sites) applied, and that site."""
+    mutator = _Mutator(target=index)
+    tree = mutator.visit(ast.parse(code))
+    if mutator.applied is None:
+        raise IndexError(f"no mutation {index} in this cell")
+    return ast.unparse(ast.fix_missing_locations(tree)), mutator.applied
+
+
+@dataclass
+class Mutant:
+    lecture: str          # e.g. "vectorized"
+    cell: int             # the notebook cell's position among code cells, as nbval names it
+    site: int             # the mutation's number within the cell
+    line: int             # line in lectures/<lecture>.md
+    operator: str
+    before: str           # the code the mutation changed ...
+    after: str            # ... and what the mutant has there
+    id: str               # stable while the line it changes is unchanged
+    key: str              # the ID and the cell's code: a killed result is kept while both hold
+
+    @property
+    def where(self):
+        return f"lectures/{self.lecture}.md:{self.line} (Cell {self.cell})"
+
+
+def code_cells(notebook):
+    """(nbval's cell number, cell) for every code cell."""
+    return list(enumerate(c for c in notebook.cells if c.cell_type == "code"))
+
+
+def is_hidden_check(cell):
+    return "remove-cell" in cell.metadata.get("tags", [])
+
+
+def _cell_lines(path):
+    """The line in the .md file where each code cell's code starts."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    starts, i = [], 0
+    while i < len(lines):
+        if lines[i].startswith("```{code-cell}"):
+            i += 1
+            while i < len(lines) and lines[i].startswith(":"):      # :tags: [...] options
+                i += 1
+            starts.append(i + 1)
+        i += 1
+    return starts
+
+
+def _digest(*parts):
+    return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:10]
+
+
+def lecture_mutants(name, root=ROOT):
+    """Every mutant of lectures/<name>.md, in cell order."""
+    path = root / "lectures" / f"{name}.md"
+    notebook = jupytext.read(path)
+    starts = _cell_lines(path)
+    mutants = []
+    for number, cell in code_cells(notebook):
+        if is_hidden_check(cell):
+            continue
+        code = python_source(cell.source)
+        lines = code.splitlines()
+        seen = {}
+        for site, (line, before, after, operator) in enumerate(cell_sites(code)):
+            statement = lines[line - 1].strip() if line <= len(lines) else ""
+            stable = _digest(name, statement, before, after)
+            seen[stable] = seen.get(stable, 0) + 1
+            ident = f"{name}-{stable}" + (f"-{seen[stable]}" if seen[stable] > 1 else "")
+            mutants.append(Mutant(name, number, site, starts[number] + line - 1, operator, before,
+                                  after, ident, _digest(ident, cell.source)))
+    return mutants
+
+
+def _names(code):
+    """What a cell's code does with names: (every name it reads or writes, function bodies
+    included; the names it reads before it binds them, which is every name read inside a
+    function; the names it binds before reading them; names bound by import; imported names
+    it calls at the start of a statement, like `jax.config.update(...)`)."""
+    tree = ast.parse(code)
+    used, imported, configured = set(), set(), set()
+    occurrences = []                                  # (line, column, name, binds it)
+    in_function = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            for inner in ast.walk(node):
+                if inner is not node:
+                    in_function.add(id(inner))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+            binds = isinstance(node.ctx, ast.Store) and id(node) not in in_function
+            occurrences.append((node.lineno, node.col_offset, node.id, binds))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            used.add(node.name)
+            if id(node) not in in_function:
+                occurrences.append((node.lineno, node.col_offset, node.name, True))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            occurrences.append((node.lineno, node.col_offset - 1, node.target.id, False))
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            root = node.value.func
+            while isinstance(root, (ast.Attribute, ast.Call)):
+                root = root.value if isinstance(root, ast.Attribute) else root.func
+            if isinstance(root, ast.Name):
+                configured.add(root.id)
+    first = {}
+    for _, _, name, binds in sorted(occurrences):
+        first.setdefault(name, binds)
+    reads = {name for name, binds in first.items() if not binds}
+    fresh = {name for name, binds in first.items() if binds}
+    if "get_ipython" in used:           # a magic: its code is in a string, read by nobody here
+        reads.add("*")
+    return used, reads, fresh, imported, configured
+
+
+def affected_cells(codes, mutated):
+    """Which code cells a change to cell `mutated` can affect: it, every cell before it (they
+    make its inputs), and every later cell that reads, before binding it, a name the changed
+    cell reads or writes, directly or through a cell kept for that reason (a function defined
+    later that reads the name, a check of that function's result, ...). A cell that binds a
+    name afresh ends its spread (`z = ...` in a new example). Modules and imported functions
+    do not spread it (every cell reads `np`), unless the changed cell calls one as a
+    statement (`jax.config.update(...)`); nor do builtins. A cell that runs a magic is
+    always kept."""
+    names = [_names(code) for code in codes]
+    modules = set().union(*(n[3] for n in names))
+    imported = modules | set(dir(builtins))
+    used, _, _, _, configured = names[mutated]
+    tainted = (used - imported) | (configured & modules)
+    keep = set(range(mutated + 1))
+    for i in range(mutated + 1, len(codes)):
+        cell_used, reads, fresh, _, _ = names[i]
+        if "*" in reads or reads & tainted:
+            keep.add(i)
+            tainted |= cell_used - imported
+        else:
+            tainted -= fresh
+    return keep
+
+
+def mutated_notebook(mutant, root=ROOT):
+    """The lecture as a notebook with the mutant's one change in its one cell, and only the
+    cells that change can affect (affected_cells); the others would run as in the unmutated
+    lecture, which passes."""
+    notebook = jupytext.read(root / "lectures" / f"{mutant.lecture}.md")
+    cells = code_cells(notebook)
+    cell = cells[mutant.cell][1]
+    code, applied = mutate_cell(python_source(cell.source), mutant.site)
+    if applied[1:3] != (mutant.before, mutant.after):
+        raise RuntimeError(f"{mutant.id}: the lecture changed since its mutants were listed")
+    keep = affected_cells([python_source(c.source) for _, c in cells], mutant.cell)
+    cell.source = code
+    dropped = {id(c) for number, c in cells if number not in keep}
+    notebook.cells = [c for c in notebook.cells if id(c) not in dropped]
+    return notebook
+
+
+def _tree_memory(process):
+    try:
+        procs = [process] + process.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def run_notebook(notebook, name, timeout, memory_limit=MEMORY_LIMIT, root=ROOT):
+    """Run a lecture notebook the way the suite does, in a throwaway folder, stopping at its
+    first failing cell: (status, detail, seconds). status: "passed", "killed" (a cell failed;
+    detail names it), "timeout", "memory" or "error" (pytest could not run it)."""
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{name}-") as tmp:
+        work = Path(tmp)
+        (work / "lectures").mkdir()
+        for helper in HELPERS:
+            if (root / "lectures" / helper).exists():
+                shutil.copy(root / "lectures" / helper, work / "lectures" / helper)
+        shutil.copy(ROOT / "pytest.ini", work / "pytest.ini")           # the suite's nbval options
+        nbformat.write(notebook, work / "lectures" / f"{name}.ipynb")
+        command = [sys.executable, "-m", "pytest", f"lectures/{name}.ipynb", "-x", "-q", "-n", "0",
+                   "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnraisableExceptionWarning"]
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(work / "numba-cache"))
+        start = time.perf_counter()
+        with open(work / "log.txt", "w+", encoding="utf-8") as log:
+            proc = subprocess.Popen(command, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+            watched = psutil.Process(proc.pid)
+            status = None
+            while proc.poll() is None:
+                if time.perf_counter() - start > timeout:
+                    status = "timeout"
+                elif _tree_memory(watched) > memory_limit:
+                    status = "memory"
+                if status:
+                    _kill_tree(watched)
+                    proc.wait()
+                    break
+                time.sleep(0.25)
+            seconds = time.perf_counter() - start
+            log.seek(0)
+            output = re.sub(r"\x1b\[[0-9;]*m", "", log.read())            # no terminal colours
+    if status:
+        return status, f"stopped after {seconds:.0f} s", seconds
+    if proc.returncode == 0:
+        return "passed", "", seconds
+    failed = re.search(r"^FAILED \S+::(Cell \d+)", output, re.M)
+    if proc.returncode == 1 and failed:
+        errors = re.findall(r"^\S*(\w+(?:Error|Exception|Interrupt)\b.*)$", output, re.M)
+        return "killed", failed.group(1) + (f": {errors[-1][:200]}" if errors else ""), seconds
+    return "error", f"pytest exit {proc.returncode}: " + output[-2000:], seconds
+
+
+def _kill_tree(process):
+    try:
+        procs = process.children(recursive=True) + [process]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+class Results:
+    """OUT/lectures.jsonl: one line per finished run, read back on the next run."""
+
+    def __init__(self, path, fresh=False):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh and path.exists():
+            path.unlink()
+        self.records = {}
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    self.records[record["key"]] = record
+        self.lock = threading.Lock()
+
+    def add(self, record):
+        with self.lock:
+            self.records[record["key"]] = record
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write(json.dumps(record) + "\n")
+
+    def done(self, mutant, lecture_hash):
+        """The stored result for this mutant, if it still holds."""
+        record = self.records.get(mutant.key)
+        if record is None or record.get("status") == "error":
+            return None
+        if record["status"] in KILLED or record.get("lecture_hash") == lecture_hash:
+            return record
+        return None
+
+
+def lecture_hash(name, root=ROOT):
+    texts = [(root / "lectures" / f"{name}.md").read_text(encoding="utf-8")]
+    texts += [(root / "lectures" / helper).read_text(encoding="utf-8") for helper in HELPERS
+              if (root / "lectures" / helper).exists()]
+    return _digest(*texts)
+
+
+def run(names, results, jobs=2, only=None, log=print, root=ROOT):
+    """Run every mutant of the lectures `names` not already done (of those whose IDs are in
+    `only`, if given); returns {name: mutants}."""
+    everything = {}
+    for name in names:
+        mutants = lecture_mutants(name, root)
+        everything[name] = mutants
+        digest = lecture_hash(name, root)
+        todo = [m for m in mutants if results.done(m, digest) is None and (only is None or m.id in only)]
+        log(f"{name}: {len(mutants)} mutants, {len(mutants) - len(todo)} already done")
+        if not todo:
+            continue
+        base_key = f"{name}-unmutated-{digest}"
+        base = results.records.get(base_key)
+        if base is None:
+            status, detail, seconds = run_notebook(jupytext.read(root / "lectures" / f"{name}.md"), name,
+                                                   timeout=1800, root=root)
+            base = {"key": base_key, "lecture": name, "status": status, "detail": detail, "seconds": seconds}
+            if status == "passed":
+                results.add(base)
+        if base["status"] != "passed":
+            raise SystemExit(f"{name}: the lecture itself does not pass ({base['status']}: {base['detail']}); "
+                             "its mutants would prove nothing")
+        timeout = 3 * base["seconds"] + 60
+        log(f"{name}: unmutated run {base['seconds']:.0f} s; each mutant gets {timeout:.0f} s")
+        counter = {"n": 0}
+
+        def one(mutant):
+            status, detail, seconds = run_notebook(mutated_notebook(mutant, root), name, timeout, root=root)
+            status = "survived" if status == "passed" else status
+            results.add(dict(asdict(mutant), status=status, detail=detail, seconds=round(seconds, 1),
+                             lecture_hash=digest))
+            with results.lock:
+                counter["n"] += 1
+                log(f"  [{counter['n']}/{len(todo)}] {mutant.id} {status:8} {seconds:5.0f} s  "
+                    f"{mutant.where}: {mutant.before[:50]!r} -> {mutant.after[:50]!r}")
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(one, todo))
+    return everything
+
+
+MUTANT_ID = re.compile(r"[a-z_]+-[0-9a-f]{10}(?:-\d+)?")
+
+
+def explained(path=EXPLAINED):
+    """{mutant id: reason} from tests/mutation-survivors.md: lines `- `id`: reason`, or
+    `- `id`, `id`, ...: reason` for several mutants with one reason. (The helpers' mutmut
+    names, `lectures.lecture_tools.x_...`, are booktools.mutation_report's.)"""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    reasons = {}
+    for ids, reason in re.findall(r"^- ((?:`[^`]+`(?:, )?)+): (.+)$", text, re.M):
+        for ident in re.findall(r"`([^`]+)`", ids):
+            if MUTANT_ID.fullmatch(ident):
+                reasons[ident] = reason
+    return reasons
+
+
+def report(everything, results, reasons, root=ROOT):
+    """The report's lines and whether the run meets the bar."""
+    lines, survivors, errors, total = [], [], [], 0
+    lines.append("Lectures' code cells (booktools.lecture_mutation):")
+    for name, mutants in everything.items():
+        digest = lecture_hash(name, root)
+        counts = {"killed": 0, "survived": 0, "explained": 0, "not run": 0, "error": 0}
+        for mutant in mutants:
+            record = results.done(mutant, digest) or results.records.get(mutant.key)
+            status = record["status"] if record else "not run"
+            if status in KILLED:
+                counts["killed"] += 1
+            elif status == "survived":
+                counts["survived"] += 1
+                counts["explained"] += mutant.id in reasons
+                survivors.append((mutant, reasons.get(mutant.id)))
+            else:
+                counts[status if status == "error" else "not run"] += 1
+                errors.append((mutant, record["detail"][-300:] if record else "not run"))
+        total += len(mutants)
+        lines.append(f"  {name}: {len(mutants)} mutants, {counts['killed']} killed, {counts['survived']} survived "
+                     f"({counts['explained']} explained)" + (f", {counts['error'] + counts['not run']} not run"
+                                                             if counts['error'] + counts['not run'] else ""))
+    unexplained = [m for m, reason in survivors if reason is None]
+    killed = total - len(survivors) - len(errors)
+    share = len(unexplained) / total if total else 0.0
+    lines.append(f"  all: {total} mutants, {killed} killed, {len(survivors)} survived, "
+                 f"{len(survivors) - len(unexplained)} of them explained; unexplained {share:.1%} "
+                 f"(at most {MAX_UNEXPLAINED:.0%} allowed)")
+    if survivors:
+        lines += ["", "Surviving mutants:"]
+        for mutant, reason in survivors:
+            lines.append(f"  {mutant.id}  {mutant.where}: `{mutant.before}` -> `{mutant.after}` "
+                         f"({mutant.operator}); {reason or 'NOT EXPLAINED'}")
+    if errors:
+        lines += ["", "Mutants that could not be run (run again):"]
+        lines += [f"  {m.id}  {m.where}: {detail}" for m, detail in errors]
+    ids = {m.id for mutants in everything.values() for m in mutants}
+    lecture_reasons = {i for i in reasons if i.split("-")[0] in everything}
+    stale = sorted(lecture_reasons - {m.id for m, _ in survivors})
+    if stale:
+        lines += ["", "Listed in tests/mutation-survivors.md but not surviving (remove them):"]
+        lines += [f"  {i}" + ("" if i in ids else " (no such mutant now)") for i in stale]
+    ok = share <= MAX_UNEXPLAINED and not errors
+    if unexplained:
+        lines += ["", f"{len(unexplained)} surviving mutants are not explained: kill each with a hidden check, "
+                  "or list it in tests/mutation-survivors.md with the reason it is equivalent."]
+    return lines, ok
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("lectures", nargs="*", help="lecture names (default: every lecture with code)")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results and run everything")
+    parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants (IDs from --list)")
+    parser.add_argument("--out", type=Path, default=BUILD / "mutation")
+    args = parser.parse_args(argv)
+    if args.only and not args.lectures:
+        args.lectures = sorted({i.split("-")[0] for i in args.only})
+    names = args.lectures or [doc.split("/")[-1] for doc in lectures()
+                              if any(not is_hidden_check(c) for _, c in
+                                     code_cells(jupytext.read(ROOT / f"{doc}.md")))]
+    if args.list:
+        for name in names:
+            for m in lecture_mutants(name):
+                print(f"{m.id}  {m.where}  {m.operator}: `{m.before}` -> `{m.after}`")
+        return 0
+    results = Results(args.out / "lectures.jsonl", fresh=args.fresh)
+    everything = run(names, results, jobs=args.jobs, only=set(args.only or ()) or None)
+    lines, ok = report(everything, results, explained())
+    (args.out / "lectures-report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"wrote {args.out / 'lectures-report.txt'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

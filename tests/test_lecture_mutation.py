@@ -1,0 +1,197 @@
+"""Mutation testing of the lectures' code cells (booktools/lecture_mutation.py): the operators
+plant the bugs they say, only visible cells are mutated, a mutant runs only the cells it can
+affect, a hidden check kills, the report fails on unexplained survivors, and a second run
+resumes the first. The last tests run the two broadcasting mutants of the vectorized lecture
+that once survived."""
+import ast
+import json
+import textwrap
+
+import jupytext
+import pytest
+
+from booktools import lecture_mutation as lm
+
+CELL = textwrap.dedent("""\
+    def compute(grid):
+        return np.max(f(grid[:, None], grid[None, :]))
+    f_vec = jax.vmap(g, in_axes=(None, 0))
+    for i in prange(n):
+        total += x[i] ** 2
+    y = jnp.sin(x).block_until_ready()
+    if a < b and c == 1:
+        z = -a
+    print(a + 1, f"{b - 1}")
+    t = time_call(compute, grid, repeat=3)
+    ax.plot(x, y + 1)
+    """)
+
+
+def changes(code):
+    return {(before, after) for _, before, after, _ in lm.cell_sites(code)}
+
+
+def test_the_operators_plant_the_bugs_the_issue_lists():
+    found = changes(CELL)
+    for expected in [
+        ("grid[:, None]", "grid[None, :]"), ("grid[None, :]", "grid[:, None]"),          # index order
+        ("f(grid[:, None], grid[None, :])", "f(grid[None, :], grid[:, None])"),          # arguments
+        ("np.max(f(grid[:, None], grid[None, :]))", "np.min(f(grid[:, None], grid[None, :]))"),
+        ("jax.vmap(g, in_axes=(None, 0))", "jax.vmap(g, in_axes=(0, None))"),            # in_axes
+        ("prange(n)", "prange(n - 1)"),                                                  # loop bound
+        ("total += x[i] ** 2", "total -= x[i] ** 2"), ("x[i] ** 2", "x[i] * 2"),        # arithmetic
+        ("jnp.sin(x).block_until_ready()", "jnp.sin(x)"),                               # no waiting
+        ("a < b", "a <= b"), ("c == 1", "c != 1"), ("a < b and c == 1", "a < b or c == 1"),
+        ("1", "2"), ("-a", "a"),
+    ]:
+        assert expected in found, expected
+
+
+def test_what_is_only_shown_is_not_mutated():
+    """print's arguments, f-strings, a figure's drawing and a timing's repeat count."""
+    found = changes(CELL)
+    assert not {("a + 1", "a - 1"), ("b - 1", "b + 1"), ("3", "4"), ("y + 1", "y - 1")} & found
+
+
+def test_each_mutant_changes_its_one_place_and_still_parses():
+    original = ast.dump(ast.parse(CELL))
+    sites = lm.cell_sites(CELL)
+    codes = set()
+    for index, (_, before, after, _) in enumerate(sites):
+        code, applied = lm.mutate_cell(CELL, index)
+        assert applied[1:3] == (before, after)
+        assert ast.dump(ast.parse(code)) != original
+        assert after in code
+        codes.add(code)
+    assert len(codes) == len(sites)                # no two mutants are the same program
+    with pytest.raises(IndexError):
+        lm.mutate_cell(CELL, len(sites))
+
+
+def test_a_change_spreads_only_to_the_cells_that_read_what_it_touched():
+    codes = ["import numpy as np\nx = np.ones(3)",     # 0: before the change: always run
+             "y = x + 1",                              # 1: the changed cell
+             "z = np.zeros(2)\nprint(z)",              # 2: reads nothing it touched
+             "def total():\n    return y.sum()",      # 3: a function reading y
+             "assert total() == 6",                    # 4: reads that function
+             "y = np.arange(3)\nprint(y)",             # 5: binds y afresh before reading it
+             "print(y.sum())",                         # 6: so this y is not the changed one
+             "%timeit z + 1"]                           # 7: a magic's code is a string: kept
+    codes = [lm.python_source(code) for code in codes]
+    assert lm.affected_cells(codes, 1) == {0, 1, 3, 4, 7}
+    # A statement that calls an imported module (configuration) spreads to its readers.
+    assert 2 in lm.affected_cells(["import numpy as np", "np.random.seed(1)", "z = np.zeros(2)"], 1)
+
+
+LECTURE = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+
+    # A toy lecture
+
+    ```{code-cell} ipython3
+    def double(x):
+        return x * 2
+    ```
+
+    ```{code-cell} ipython3
+    :tags: [remove-cell]
+    assert double(3) == 6
+    ```
+
+    ```{code-cell} ipython3
+    shown = 7 + 1
+    ```
+    """)
+
+
+@pytest.fixture
+def toy(tmp_path):
+    (tmp_path / "lectures").mkdir()
+    (tmp_path / "lectures" / "toy.md").write_text(LECTURE, encoding="utf-8")
+    return tmp_path
+
+
+def test_only_visible_cells_are_mutated_and_each_mutant_names_its_line(toy):
+    mutants = lm.lecture_mutants("toy", toy)
+    lines = (toy / "lectures" / "toy.md").read_text(encoding="utf-8").splitlines()
+    assert {m.cell for m in mutants} == {0, 2}                 # not the hidden check, cell 1
+    for m in mutants:
+        assert m.before in lines[m.line - 1], m
+        assert lm.MUTANT_ID.fullmatch(m.id)
+    assert len({m.id for m in mutants}) == len(mutants)
+    assert ("x * 2", "x / 2") in {(m.before, m.after) for m in mutants}
+
+
+@pytest.mark.slow
+def test_a_hidden_check_kills_a_survivor_is_reported_and_a_second_run_resumes(toy, tmp_path):
+    results = lm.Results(tmp_path / "out" / "lectures.jsonl")
+    everything = lm.run(["toy"], results, jobs=2, log=lambda line: None, root=toy)
+    status = {(m.before, m.after): results.records[m.key]["status"] for m in everything["toy"]}
+    assert status[("x * 2", "x / 2")] == "killed"             # the hidden check fails on it
+    assert status[("7 + 1", "7 - 1")] == "survived"            # nothing checks `shown`
+    lines, ok = lm.report(everything, results, {}, root=toy)
+    text = "\n".join(lines)
+    assert not ok and "NOT EXPLAINED" in text and "lectures/toy.md:25 (Cell 2)" in text
+    survivors = [m.id for m in everything["toy"] if results.records[m.key]["status"] == "survived"]
+    lines, ok = lm.report(everything, results, {i: "equivalent" for i in survivors}, root=toy)
+    assert ok, lines
+    # Run again: nothing is run (the file of results does not grow), the verdicts are kept.
+    size = len((tmp_path / "out" / "lectures.jsonl").read_text().splitlines())
+    lm.run(["toy"], lm.Results(tmp_path / "out" / "lectures.jsonl"), log=lambda line: None, root=toy)
+    assert len((tmp_path / "out" / "lectures.jsonl").read_text().splitlines()) == size
+    # A changed check re-runs the survivors only, and reads them afresh.
+    text = (toy / "lectures" / "toy.md").read_text(encoding="utf-8")
+    check = "```{code-cell} ipython3\n:tags: [remove-cell]\nassert shown == 8\n```\n"
+    (toy / "lectures" / "toy.md").write_text(text + "\n" + check, encoding="utf-8")
+    results = lm.Results(tmp_path / "out" / "lectures.jsonl")
+    everything = lm.run(["toy"], results, log=lambda line: None, root=toy)
+    rerun = [json.loads(line) for line in (tmp_path / "out" / "lectures.jsonl").read_text().splitlines()[size:]]
+    assert {r.get("id") for r in rerun if "id" in r} == set(survivors)
+    assert lm.report(everything, results, {}, root=toy)[1]       # the new check killed them all
+
+
+def test_explanations_name_mutants_one_or_several_to_a_line(tmp_path):
+    path = tmp_path / "survivors.md"
+    path.write_text("- `numpy-0123456789`: one\n- `numpy-aaaaaaaaaa`, `vectorized-bbbbbbbbbb-2`: two\n"
+                    "- `lectures.lecture_tools.x_f__mutmut_3`: mutmut's\n", encoding="utf-8")
+    assert lm.explained(path) == {"numpy-0123456789": "one", "numpy-aaaaaaaaaa": "two",
+                                  "vectorized-bbbbbbbbbb-2": "two"}
+
+
+def test_every_explained_lecture_mutant_is_a_mutant_of_the_lectures_now():
+    """A stale line (its mutant gone, or its ID mistyped) would explain nothing."""
+    ids = {m.id for name in {i.split("-")[0] for i in lm.explained()} for m in lm.lecture_mutants(name)}
+    assert set(lm.explained()) <= ids
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", ["np.max(f(grid[:, None], grid[None, :]))",
+                                  "jnp.max(f_jax(grid[:, None], grid[None, :]))"])
+def test_broadcasting_on_the_diagonal_only_is_caught(code, tmp_path):
+    """The mutant that once survived: `grid[:, None]` twice evaluates f on the diagonal, where
+    this f has its maximum, so the result alone cannot tell; the hidden checks can."""
+    [mutant] = [m for m in lm.lecture_mutants("vectorized") if m.after == "grid[:, None]"
+                and lectures_line(m).strip() == f"return {code}"]
+    status, detail, _ = lm.run_notebook(lm.mutated_notebook(mutant), "vectorized", timeout=600)
+    assert status == "killed", (status, detail)
+
+
+def lectures_line(mutant):
+    return (lm.ROOT / "lectures" / f"{mutant.lecture}.md").read_text(encoding="utf-8").splitlines()[mutant.line - 1]
+
+
+def test_the_lectures_parse_and_every_lecture_with_code_has_mutants():
+    for doc in lm.lectures():
+        notebook = jupytext.read(lm.ROOT / f"{doc}.md")
+        visible = [c for _, c in lm.code_cells(notebook) if not lm.is_hidden_check(c)]
+        mutants = lm.lecture_mutants(doc.split("/")[-1])
+        assert bool(visible) == bool(mutants), doc

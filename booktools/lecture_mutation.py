@@ -389,7 +389,7 @@ def affected_cells(codes, mutated):
     name afresh ends its spread (`z = ...` in a new example). Modules and imported functions
     do not spread it (every cell reads `np`), unless the changed cell calls one as a
     statement (`jax.config.update(...)`); nor do builtins. A cell that runs a magic is
-    always kept."""
+    always kept, and so is every cell that binds a name a kept cell reads."""
     names = [_names(code) for code in codes]
     modules = set().union(*(n[3] for n in names))
     imported = modules | set(dir(builtins))
@@ -403,6 +403,14 @@ def affected_cells(codes, mutated):
             tainted |= cell_used - imported
         else:
             tainted -= fresh
+    # A kept cell also needs what the cells left out would have given it: keep those that
+    # bind a name a later kept cell reads (they compute as in the unmutated lecture).
+    needed = set()
+    for i in range(len(codes) - 1, mutated, -1):
+        if i not in keep and ("*" in needed or names[i][0] & needed):
+            keep.add(i)
+        if i in keep:
+            needed |= names[i][1] - imported
     return keep
 
 
@@ -477,7 +485,7 @@ def run_notebook(notebook, name, timeout, memory_limit=MEMORY_LIMIT, root=ROOT):
         return "passed", "", seconds
     failed = re.search(r"^FAILED \S+::(Cell \d+)", output, re.M)
     if proc.returncode == 1 and failed:
-        errors = re.findall(r"^\S*(\w+(?:Error|Exception|Interrupt)\b.*)$", output, re.M)
+        errors = re.findall(r"\b(\w*(?:Error|Exception|Interrupt)\b.*)$", output, re.M)
         return "killed", failed.group(1) + (f": {errors[-1][:200]}" if errors else ""), seconds
     return "error", f"pytest exit {proc.returncode}: " + output[-2000:], seconds
 

@@ -5,6 +5,7 @@ resumes the first. The last tests run the two broadcasting mutants of the vector
 that once survived."""
 import ast
 import json
+import re
 import textwrap
 
 import jupytext
@@ -172,9 +173,18 @@ def test_explanations_name_mutants_one_or_several_to_a_line(tmp_path):
 
 
 def test_every_explained_lecture_mutant_is_a_mutant_of_the_lectures_now():
-    """A stale line (its mutant gone, or its ID mistyped) would explain nothing."""
-    ids = {m.id for name in {i.split("-")[0] for i in lm.explained()} for m in lm.lecture_mutants(name)}
-    assert set(lm.explained()) <= ids
+    """A stale line (its mutant gone, or its ID mistyped) would explain nothing; every line of
+    the lectures' part names mutants and gives a reason of its kind."""
+    reasons = lm.explained()
+    ids = {m.id for name in {i.split("-")[0] for i in reasons} for m in lm.lecture_mutants(name)}
+    assert reasons and set(reasons) <= ids, sorted(set(reasons) - ids)
+    text = lm.EXPLAINED.read_text(encoding="utf-8").split("## The lectures' code cells")[1]
+    lines = [line for line in text.splitlines() if line.startswith("- `")]
+    listed = [i for line in lines for i in re.findall(r"`([^`]+)`", line.split("`: ", 1)[0] + "`")]
+    assert len(listed) == len(set(listed)) == len(reasons)          # each once, each an ID
+    for line in lines:
+        reason = line.split("`: ", 1)[1]
+        assert reason.startswith(("equivalent", "its own example", "only a timing could tell")), line
 
 
 @pytest.mark.slow

@@ -33,13 +33,16 @@ over its time limit, or a run over MEMORY_LIMIT, which is stopped). One it passe
 *survived*: kill it with a hidden check, or explain it in tests/mutation-survivors.md as
 `` - `ID`: reason `` (its ID is in the report; IDs follow the code, not cell numbers).
 
-Results are kept in OUT/lectures.jsonl, one line per mutant as it finishes, so a run that
-stops is resumed by running it again: a killed mutant whose cell is unchanged is not run
-again; a survivor is, when its lecture changed since (a new check may kill it). `--fresh`
-starts over. Each lecture first runs unmutated (its time sets the mutants' time limit); a
+Results are kept in tests/mutation-lectures.jsonl (RESULTS), one line per mutant as it
+finishes, so a run that stops is resumed by running it again: a killed mutant whose cell is
+unchanged is not run again; a survivor is, when its lecture or a helper changed since (a new
+check may kill it). `--fresh` starts over. The file is committed with the checks it
+reflects: it is the record of the last full run (a pass over every lecture takes hours on
+two cores), and the next run, on any machine, resumes from it. At the end of a run it keeps
+one line per mutant that still exists. Each lecture first runs unmutated (its time sets the mutants' time limit); a
 lecture that fails as it is stops the run, since its mutants would prove nothing.
 
-The report (OUT/lectures-report.txt) counts mutants per lecture, lists each survivor by
+The report (OUT/lectures-report.txt, OUT is _build/mutation) counts mutants per lecture, lists each survivor by
 lecture, file line, cell and change, and fails (exit 1) when more than MAX_UNEXPLAINED of
 the mutants survive unexplained, or when any mutant could not be run.
 """
@@ -70,6 +73,7 @@ from booktools.book import ROOT, lectures
 from booktools.layout import BUILD
 
 EXPLAINED = ROOT / "tests" / "mutation-survivors.md"
+RESULTS = ROOT / "tests" / "mutation-lectures.jsonl"
 MAX_UNEXPLAINED = 0.05
 MEMORY_LIMIT = 6 * 2**30          # bytes per mutant (pytest and its kernel); two run at once
 # The helpers a lecture imports from beside it; copied into each throwaway folder.
@@ -503,10 +507,11 @@ def _kill_tree(process):
 
 
 class Results:
-    """OUT/lectures.jsonl: one line per finished run, read back on the next run."""
+    """The results file (RESULTS): one line per finished run, read back on the next run."""
 
-    def __init__(self, path, fresh=False):
+    def __init__(self, path=RESULTS, fresh=False, root=ROOT):
         self.path = path
+        self.root = root
         path.parent.mkdir(parents=True, exist_ok=True)
         if fresh and path.exists():
             path.unlink()
@@ -523,6 +528,18 @@ class Results:
             self.records[record["key"]] = record
             with open(self.path, "a", encoding="utf-8") as out:
                 out.write(json.dumps(record) + "\n")
+
+    def compact(self, everything):
+        """Keep one line per mutant of `everything` ({lecture: mutants}) and per unmutated
+        run of those lectures as they are now; other lectures' lines are kept as they are."""
+        with self.lock:
+            current = {m.key for mutants in everything.values() for m in mutants}
+            bases = {f"{name}-unmutated-{lecture_hash(name, self.root)}" for name in everything}
+            kept = {key: record for key, record in self.records.items()
+                    if record.get("lecture") not in everything or key in current | bases}
+            self.records = kept
+            self.path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept.values()),
+                                 encoding="utf-8")
 
     def done(self, mutant, lecture_hash):
         """The stored result for this mutant, if it still holds."""
@@ -656,7 +673,8 @@ def main(argv=None):
     parser.add_argument("--fresh", action="store_true", help="forget earlier results and run everything")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants (IDs from --list)")
-    parser.add_argument("--out", type=Path, default=BUILD / "mutation")
+    parser.add_argument("--out", type=Path, default=BUILD / "mutation", help="where the report goes")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"results file (default {RESULTS.name})")
     args = parser.parse_args(argv)
     if args.only and not args.lectures:
         args.lectures = sorted({i.split("-")[0] for i in args.only})
@@ -668,9 +686,11 @@ def main(argv=None):
             for m in lecture_mutants(name):
                 print(f"{m.id}  {m.where}  {m.operator}: `{m.before}` -> `{m.after}`")
         return 0
-    results = Results(args.out / "lectures.jsonl", fresh=args.fresh)
+    results = Results(args.results, fresh=args.fresh)
     everything = run(names, results, jobs=args.jobs, only=set(args.only or ()) or None)
+    results.compact(everything)
     lines, ok = report(everything, results, explained())
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "lectures-report.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"wrote {args.out / 'lectures-report.txt'}")

@@ -138,7 +138,7 @@ def test_only_visible_cells_are_mutated_and_each_mutant_names_its_line(toy):
 
 @pytest.mark.slow
 def test_a_hidden_check_kills_a_survivor_is_reported_and_a_second_run_resumes(toy, tmp_path):
-    results = lm.Results(tmp_path / "out" / "lectures.jsonl")
+    results = lm.Results(tmp_path / "out" / "lectures.jsonl", root=toy)
     everything = lm.run(["toy"], results, jobs=2, log=lambda line: None, root=toy)
     status = {(m.before, m.after): results.records[m.key]["status"] for m in everything["toy"]}
     assert status[("x * 2", "x / 2")] == "killed"             # the hidden check fails on it
@@ -151,17 +151,21 @@ def test_a_hidden_check_kills_a_survivor_is_reported_and_a_second_run_resumes(to
     assert ok, lines
     # Run again: nothing is run (the file of results does not grow), the verdicts are kept.
     size = len((tmp_path / "out" / "lectures.jsonl").read_text().splitlines())
-    lm.run(["toy"], lm.Results(tmp_path / "out" / "lectures.jsonl"), log=lambda line: None, root=toy)
+    lm.run(["toy"], lm.Results(tmp_path / "out" / "lectures.jsonl", root=toy), log=lambda line: None, root=toy)
     assert len((tmp_path / "out" / "lectures.jsonl").read_text().splitlines()) == size
     # A changed check re-runs the survivors only, and reads them afresh.
     text = (toy / "lectures" / "toy.md").read_text(encoding="utf-8")
     check = "```{code-cell} ipython3\n:tags: [remove-cell]\nassert shown == 8\n```\n"
     (toy / "lectures" / "toy.md").write_text(text + "\n" + check, encoding="utf-8")
-    results = lm.Results(tmp_path / "out" / "lectures.jsonl")
+    results = lm.Results(tmp_path / "out" / "lectures.jsonl", root=toy)
     everything = lm.run(["toy"], results, log=lambda line: None, root=toy)
     rerun = [json.loads(line) for line in (tmp_path / "out" / "lectures.jsonl").read_text().splitlines()[size:]]
     assert {r.get("id") for r in rerun if "id" in r} == set(survivors)
     assert lm.report(everything, results, {}, root=toy)[1]       # the new check killed them all
+    # Compacted: one line per mutant, and the unmutated run of the lecture as it is now.
+    results.compact(everything)
+    lines = (tmp_path / "out" / "lectures.jsonl").read_text().splitlines()
+    assert len(lines) == len(everything["toy"]) + 1
 
 
 def test_explanations_name_mutants_one_or_several_to_a_line(tmp_path):

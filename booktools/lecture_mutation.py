@@ -326,12 +326,12 @@ def lecture_mutants(name, root=ROOT):
     notebook = jupytext.read(path)
     starts = _cell_lines(path)
     mutants = []
+    seen = {}         # the same change to the same line, again (in this cell or another): -2, -3, ...
     for number, cell in code_cells(notebook):
         if is_hidden_check(cell):
             continue
         code = python_source(cell.source)
         lines = code.splitlines()
-        seen = {}
         for site, (line, before, after, operator) in enumerate(cell_sites(code)):
             statement = lines[line - 1].strip() if line <= len(lines) else ""
             stable = _digest(name, statement, before, after)

@@ -213,3 +213,4 @@ def test_the_lectures_parse_and_every_lecture_with_code_has_mutants():
         visible = [c for _, c in lm.code_cells(notebook) if not lm.is_hidden_check(c)]
         mutants = lm.lecture_mutants(doc.split("/")[-1])
         assert bool(visible) == bool(mutants), doc
+        assert len({m.id for m in mutants}) == len(mutants), doc      # the same line in two cells

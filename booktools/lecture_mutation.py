@@ -1,14 +1,17 @@
 """Mutation testing of the lectures' own code: plant one small bug in one visible cell, run
 the lecture's test, and see whether a hidden check notices.
 
-    python -m booktools.lecture_mutation [LECTURE ...] [--jobs N] [--fresh] [--list]
-                                         [--out DIR]       # `make mutation-lectures`
+    python -m booktools.lecture_mutation [LECTURE ...] [--jobs N]     # `make mutation-lectures`
+        [--list]                 # print every mutant (ID, line, change) and run nothing
+        [--only ID ...]          # run these mutants only
+        [--fresh]                # forget earlier results
+        [--results FILE] [--out DIR]
 
 A lecture's code cells are what a reader reads and copies: every executed code cell that is
 not a hidden check (tag `remove-cell`) is mutated, solutions included. Each cell is parsed
 with `ast`; every operator below makes one mutant per place it applies, and a mutant is the
-lecture with that one change, run as a notebook by nbval with the suite's own options, in
-a throwaway folder, stopping at the first failing cell (`-x`).
+lecture with that one change, run as a notebook by nbval with the suite's own options
+(pytest.ini), in a throwaway folder, stopping at the first failing cell (`-x`).
 
 The operators (mutmut's, plus the mistakes this subject invites):
 
@@ -28,23 +31,26 @@ are not mutated; a figure's drawing (calls on `plt`, `ax`, `fig`) is not either:
 of the built pages looks at the figures; nor is how many times a timing repeats (`repeat=`):
 one run more times the same code. Everything a cell computes is.
 
-A mutant the lecture's test fails on is *killed* (an exception, a failed check, a cell
-over its time limit, or a run over MEMORY_LIMIT, which is stopped). One it passes on
-*survived*: kill it with a hidden check, or explain it in tests/mutation-survivors.md as
-`` - `ID`: reason `` (its ID is in the report; IDs follow the code, not cell numbers).
+A mutant runs the cells before its cell, its cell, and the later cells its change can reach
+(affected_cells: those that read what the cell read or wrote, and what those need); a cell
+left out computes what it does in the lecture, which passes. A mutant the test fails on is
+*killed* (an exception, a failed check, a run over its time limit, three times the
+unmutated lecture's, or over MEMORY_LIMIT, which is stopped). One it passes on *survived*:
+kill it with a hidden check, or explain it in tests/mutation-survivors.md as
+`` - `ID`: reason `` (IDs follow the changed line, not cell numbers).
 
 Results are kept in tests/mutation-lectures.jsonl (RESULTS), one line per mutant as it
 finishes, so a run that stops is resumed by running it again: a killed mutant whose cell is
-unchanged is not run again; a survivor is, when its lecture or a helper changed since (a new
-check may kill it). `--fresh` starts over. The file is committed with the checks it
-reflects: it is the record of the last full run (a pass over every lecture takes hours on
-two cores), and the next run, on any machine, resumes from it. At the end of a run it keeps
-one line per mutant that still exists. Each lecture first runs unmutated (its time sets the mutants' time limit); a
-lecture that fails as it is stops the run, since its mutants would prove nothing.
+unchanged is not run again; a survivor is, when its lecture or a helper changed since (a
+new check may kill it). The file is committed with the checks it reflects: it is the record
+of the last run (a pass over every lecture takes hours on two cores), and the next run, on
+any machine, resumes from it; at the end of a run it keeps one line per mutant that exists.
+Each lecture first runs unmutated; a lecture that fails as it is stops the run, since its
+mutants would prove nothing.
 
-The report (OUT/lectures-report.txt, OUT is _build/mutation) counts mutants per lecture, lists each survivor by
-lecture, file line, cell and change, and fails (exit 1) when more than MAX_UNEXPLAINED of
-the mutants survive unexplained, or when any mutant could not be run.
+The report (OUT/lectures-report.txt; OUT is _build/mutation) counts mutants per lecture,
+lists each survivor by lecture, file line, cell and change, and fails (exit 1) when more
+than MAX_UNEXPLAINED of the mutants survive unexplained, or when any mutant was not run.
 """
 import argparse
 import ast
@@ -618,48 +624,50 @@ def explained(path=EXPLAINED):
 
 def report(everything, results, reasons, root=ROOT):
     """The report's lines and whether the run meets the bar."""
-    lines, survivors, errors, total = [], [], [], 0
+    lines, survivors, errors, killed_ids, not_run, total = [], [], [], set(), 0, 0
     lines.append("Lectures' code cells (booktools.lecture_mutation):")
     for name, mutants in everything.items():
         digest = lecture_hash(name, root)
-        counts = {"killed": 0, "survived": 0, "explained": 0, "not run": 0, "error": 0}
+        counts = {"killed": 0, "survived": 0, "explained": 0, "not run": 0}
         for mutant in mutants:
-            record = results.done(mutant, digest) or results.records.get(mutant.key)
-            status = record["status"] if record else "not run"
-            if status in KILLED:
+            record = results.done(mutant, digest)            # None: never run, or run on other code
+            stored = results.records.get(mutant.key)
+            if record and record["status"] in KILLED:
                 counts["killed"] += 1
-            elif status == "survived":
+                killed_ids.add(mutant.id)
+            elif record and record["status"] == "survived":
                 counts["survived"] += 1
                 counts["explained"] += mutant.id in reasons
                 survivors.append((mutant, reasons.get(mutant.id)))
             else:
-                counts[status if status == "error" else "not run"] += 1
-                errors.append((mutant, record["detail"][-300:] if record else "not run"))
+                counts["not run"] += 1
+                if stored and stored["status"] == "error":
+                    errors.append((mutant, stored["detail"][-300:]))
         total += len(mutants)
+        not_run += counts["not run"]
         lines.append(f"  {name}: {len(mutants)} mutants, {counts['killed']} killed, {counts['survived']} survived "
-                     f"({counts['explained']} explained)" + (f", {counts['error'] + counts['not run']} not run"
-                                                             if counts['error'] + counts['not run'] else ""))
+                     f"({counts['explained']} explained)" + (f", {counts['not run']} not run yet"
+                                                             if counts["not run"] else ""))
     unexplained = [m for m, reason in survivors if reason is None]
-    killed = total - len(survivors) - len(errors)
     share = len(unexplained) / total if total else 0.0
-    lines.append(f"  all: {total} mutants, {killed} killed, {len(survivors)} survived, "
-                 f"{len(survivors) - len(unexplained)} of them explained; unexplained {share:.1%} "
-                 f"(at most {MAX_UNEXPLAINED:.0%} allowed)")
+    lines.append(f"  all: {total} mutants, {len(killed_ids)} killed, {len(survivors)} survived, "
+                 f"{len(survivors) - len(unexplained)} of them explained, {not_run} not run yet; "
+                 f"unexplained {share:.1%} (at most {MAX_UNEXPLAINED:.0%} allowed)")
     if survivors:
         lines += ["", "Surviving mutants:"]
         for mutant, reason in survivors:
             lines.append(f"  {mutant.id}  {mutant.where}: `{mutant.before}` -> `{mutant.after}` "
                          f"({mutant.operator}); {reason or 'NOT EXPLAINED'}")
     if errors:
-        lines += ["", "Mutants that could not be run (run again):"]
+        lines += ["", "Mutants whose run failed (pytest could not run them; run again):"]
         lines += [f"  {m.id}  {m.where}: {detail}" for m, detail in errors]
     ids = {m.id for mutants in everything.values() for m in mutants}
     lecture_reasons = {i for i in reasons if i.split("-")[0] in everything}
-    stale = sorted(lecture_reasons - {m.id for m, _ in survivors})
+    stale = sorted(i for i in lecture_reasons if i in killed_ids or i not in ids)
     if stale:
         lines += ["", "Listed in tests/mutation-survivors.md but not surviving (remove them):"]
         lines += [f"  {i}" + ("" if i in ids else " (no such mutant now)") for i in stale]
-    ok = share <= MAX_UNEXPLAINED and not errors
+    ok = share <= MAX_UNEXPLAINED and not not_run
     if unexplained:
         lines += ["", f"{len(unexplained)} surviving mutants are not explained: kill each with a hidden check, "
                   "or list it in tests/mutation-survivors.md with the reason it is equivalent."]

@@ -97,7 +97,8 @@ EXTREMES = {"max": "min", "min": "max", "argmax": "argmin", "argmin": "argmax", 
 LOOPS = {"range", "prange"}
 AXES_KEYWORDS = {"in_axes", "out_axes"}
 # Output for the reader, not computation: their arguments are not mutated.
-NOT_MUTATED_CALLS = {"print", "display"}
+NOT_MUTATED_CALLS = {"print", "display",
+                     "run_line_magic", "run_cell_magic", "system"}    # IPython's `%timeit`, `!ls`
 NOT_MUTATED_OBJECTS = {"plt", "ax", "axes", "fig"}
 # How many times a timing repeats: one more run times the same code.
 TIMING_KEYWORDS = {"repeat", "runs", "number"}

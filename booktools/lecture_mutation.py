@@ -170,7 +170,7 @@ class _Mutator(ast.NodeTransformer):
         new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         return self._mutate(node, [(new, "boolean")])
 
-    def visit_BinOp(self, node):
+    def visit_BinOp(self, node):                # also `x += y` (AugAssign: an op, like BinOp)
         self.generic_visit(node)
         if type(node.op) not in ARITHMETIC:
             return node
@@ -178,13 +178,7 @@ class _Mutator(ast.NodeTransformer):
         new.op = ARITHMETIC[type(node.op)]()
         return self._mutate(node, [(new, "arithmetic")])
 
-    def visit_AugAssign(self, node):
-        self.generic_visit(node)
-        if type(node.op) not in ARITHMETIC:
-            return node
-        new = copy.deepcopy(node)
-        new.op = ARITHMETIC[type(node.op)]()
-        return self._mutate(node, [(new, "arithmetic")])
+    visit_AugAssign = visit_BinOp
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)

@@ -412,10 +412,10 @@ def affected_cells(codes, mutated):
     # bind a name a later kept cell reads (they compute as in the unmutated lecture).
     needed = set()
     for i in range(len(codes) - 1, mutated, -1):
-        if i not in keep and ("*" in needed or names[i][0] & needed):
+        if i not in keep and ("*" in needed or (names[i][0] | names[i][3]) & needed):
             keep.add(i)
         if i in keep:
-            needed |= names[i][1] - imported
+            needed |= names[i][1]
     return keep
 
 

@@ -84,6 +84,9 @@ def test_a_change_spreads_only_to_the_cells_that_read_what_it_touched():
     # What a kept cell reads, a left-out cell may bind: that cell is kept too.
     codes = ["x = 1", "y = x + 1", "answer = 42", "assert y == 2 and answer == 42"]
     assert lm.affected_cells(codes, 1) == {0, 1, 2, 3}
+    # ... and so is a cell that imports what a kept cell uses.
+    codes = ["x = 1", "y = x + 1", "from math import sqrt", "assert sqrt(y) ** 2 == 2"]
+    assert lm.affected_cells(codes, 1) == {0, 1, 2, 3}
     # A statement that calls an imported module (configuration) spreads to its readers.
     assert 2 in lm.affected_cells(["import numpy as np", "np.random.seed(1)", "z = np.zeros(2)"], 1)
 

@@ -18,15 +18,21 @@ Lectures import this module for jobs they would otherwise each repeat:
   through myst-nb, and do nothing harmful where myst-nb is not installed (Colab);
 * how an exercise's answer works, for the hidden checks: `assert_numba_compiled` (a Numba
   function that compiled; with `parallel`, a loop Numba really runs on its threads),
-  and `speedup_over_loop` (a vectorized answer against a Python loop, timed side by side).
+  `assert_vectorized` (the Python lines a call runs do not grow with its input), and
+  `assert_took`, the one way a check may compare a duration: timing code run on a
+  stand-in whose delay is known.
+
+No check here decides anything by a stopwatch: how fast a machine runs is not what a
+lecture teaches, and every machine runs at its own speed (CONTRIBUTING.md, "No verdict on
+a stopwatch").
 """
+import os
 import re
 import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import quantecon as qe
 
 
 def jax_arrays_in(result):
@@ -110,9 +116,10 @@ def time_call(fn, *args, repeat=5, **kwargs):
     The first call is said to include compilation only when JAX or Numba compiled
     during it: a function already compiled for these argument types is not.
 
-    Every timed call, the first included, also pays for freeing its result
-    (`qe.timeit` drops each warm result inside its clock), so that the first call
-    minus the best warm one estimates compilation, not compilation minus a free.
+    Every timed call, the first included, also pays for freeing its result (a warm
+    call's result is dropped before its clock stops), so that the first call minus the
+    best warm one estimates compilation, not compilation minus a free. The clock is
+    `time.perf_counter`, the finest the system offers.
     """
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
@@ -133,8 +140,12 @@ def time_call(fn, *args, repeat=5, **kwargs):
     else:
         def call():
             return fn(*args, **kwargs)
-    stats = qe.timeit(call, runs=repeat, verbose=False, results=True)
-    return Timing(first=first, best=stats["minimum"], runs=list(stats["elapsed"]), compiled=compiled,
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()                                        # its result is freed before the clock stops
+        runs.append(time.perf_counter() - start)
+    return Timing(first=first, best=min(runs), runs=runs, compiled=compiled,
                   call=lambda: fn(*args, **kwargs))
 
 
@@ -201,10 +212,48 @@ def _compare(new, old, tolerance, what, alike, smaller, larger):
         raise ValueError(f"tolerance must not be negative, got {tolerance}")
     ratio = old / new
     if abs(ratio - 1) <= tolerance:
-        return alike
-    factor = ratio if ratio > 1 else 1 / ratio
-    words = smaller if ratio > 1 else larger
-    return f"{factor:.1f} times {words}" if factor < 10 else f"about {factor:,.0f} times {words}"
+        words = alike
+    else:
+        factor = ratio if ratio > 1 else 1 / ratio
+        words = f"{factor:.1f} times {smaller if ratio > 1 else larger}"
+        if factor >= 10:
+            words = f"about {factor:,.0f} times {smaller if ratio > 1 else larger}"
+    _record_margin(ratio, tolerance, words)
+    return words
+
+
+def word_margin(ratio, tolerance):
+    """How far `ratio` is from changing the words `_compare` chooses for it, as a factor: the
+    ratio would have to grow or shrink this many times over to cross the nearest boundary of
+    "about as fast as" (|ratio - 1| <= tolerance).
+
+    >>> round(word_margin(2.0, 0.1), 2)       # "2.0 times faster": 1.82 times away from "about as fast"
+    1.82
+    >>> round(word_margin(1.05, 0.1), 2)      # "about as fast": 1.05 times away from "faster"
+    1.05
+    """
+    high, low = 1 + tolerance, 1 - tolerance
+    if ratio > high:
+        return ratio / high
+    if low > 0 and ratio < low:
+        return low / ratio
+    return min(high / ratio, ratio / low) if low > 0 else high / ratio
+
+
+def _record_margin(ratio, tolerance, words):
+    """Where `LECTURE_MARGINS` names a file (`make portability` sets it), add one JSON line for
+    this comparison: the line of code that asked for it, the ratio, the words and their margin.
+    A figure to watch as machines change, never a verdict."""
+    path = os.environ.get("LECTURE_MARGINS")
+    if not path:
+        return
+    import json
+    import linecache
+    frame = sys._getframe(3)          # _record_margin <- _compare <- compare_speed/size <- caller
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps({"line": line, "ratio": ratio, "tolerance": tolerance, "words": words,
+                              "margin": word_margin(ratio, tolerance)}) + "\n")
 
 
 def probe_exponent(probe):
@@ -383,22 +432,67 @@ def assert_numba_compiled(fn, parallel=False):
             "the independent iterations")
 
 
-def speedup_over_loop(fn, args, loop, repeat=3):
-    """How many times faster `fn(*args)` runs than `loop(*args)`: the best of `repeat`
-    calls of `fn` against one of `loop` (it is the slow one). A check that asks for
-    vectorized code compares the answer with the tightest Python loop over the same input:
-    no Python loop, however written, runs twice as fast as that loop on any machine, while
-    NumPy's compiled loops do. A student's function under `make grade` is timed where it
-    runs, in the student's kernel (`_remote_best_seconds`), so that moving its arguments
-    and result between processes is not counted as its time."""
-    def best(call, times):
-        elapsed = []
-        for _ in range(times):
-            start = time.perf_counter()
-            call(*args)
-            elapsed.append(time.perf_counter() - start)
-        return min(elapsed)
-    remote = getattr(fn, "_remote_best_seconds", None)
-    fast = remote(args, repeat) if remote is not None else best(fn, repeat)
-    return best(loop, 1) / fast
+def count_line_events(fn, *args):
+    """How many lines of Python run during one call of `fn(*args)`, counted with
+    `sys.settrace` after one call that is not counted (a first call may trace, as JAX
+    does, or compile, as Numba does). Whole-array code runs the same few lines whatever
+    the size of its input; a Python loop over the elements runs its body once per element.
 
+    A student's function under `make grade` is counted where it runs, in the student's
+    kernel (`_remote_line_events`, booktools.remote)."""
+    remote = getattr(fn, "_remote_line_events", None)
+    if remote is not None:
+        return remote(args)
+    fn(*args)
+    count = 0
+
+    def trace(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return trace
+
+    previous = sys.gettrace()
+    sys.settrace(trace)
+    try:
+        fn(*args)
+    finally:
+        sys.settrace(previous)
+    return count
+
+
+def assert_vectorized(fn, args_for, sizes=(1_000, 100_000)):
+    """Fail (AssertionError, saying why) when `fn` loops over its input in Python: the lines
+    of Python one call runs (`count_line_events`) grow with the input's size. `args_for(n)`
+    gives the arguments for an input of n elements; the count may grow by at most one line
+    per hundred more elements (a loop over the elements adds at least one per element). It
+    reads what the code does, not how fast a machine runs it."""
+    small, big = sizes
+    lines = [count_line_events(fn, *args_for(n)) for n in (small, big)]
+    grown = lines[1] - lines[0]
+    assert grown <= (big - small) // 100, (
+        f"{getattr(fn, '__name__', 'the function')} ran {lines[0]:,} lines of Python for "
+        f"{small:,} elements and {lines[1]:,} for {big:,}: it loops over the elements in Python. "
+        "Use whole-array operations (broadcasting, ufuncs, reductions) instead")
+
+
+MIN_STAND_IN_DELAY = 0.1      # seconds: far above any clock's resolution or a call's overhead
+STAND_IN_SLACK = 5.0          # a measurement may exceed a stand-in's delay this many times over
+
+
+def assert_took(seconds, delay, what="the measurement"):
+    """Fail unless `seconds` measured a stand-in whose delay is known: at least `delay` (a
+    sleep never ends early), and less than `STAND_IN_SLACK` times it.
+
+    This is the only way a check on this site compares a duration with a number, and only
+    to test timing code itself (does it wait for the result? keep the best call?) on
+    stand-ins that sleep: `delay` is at least `MIN_STAND_IN_DELAY`, so no machine, however
+    slow or loaded, adds enough to a sleep to fail it, and delays a factor of five apart
+    cannot be mistaken for each other."""
+    if delay < MIN_STAND_IN_DELAY:
+        raise ValueError(f"a stand-in's delay must be at least {MIN_STAND_IN_DELAY} s, got {delay}")
+    low = delay * 0.99            # sleep and perf_counter may use clocks a tick apart
+    assert low <= seconds < delay * STAND_IN_SLACK, (
+        f"{what} gave {fmt_seconds(seconds)}, where the stand-in it timed takes "
+        f"{fmt_seconds(delay)}" + (": the clock stopped before the work was done" if seconds < low
+                                   else f", {STAND_IN_SLACK:g} times that or more: more than one call was timed"))

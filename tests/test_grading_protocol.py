@@ -84,6 +84,32 @@ def test_a_check_may_send_the_students_function_a_lambda_written_in_it():
         env["apply"](abs, 1)
 
 
+def test_a_students_function_is_read_for_python_loops_in_its_own_kernel():
+    import lecture_tools as lt
+    link = in_process_link({"loop": lambda x: [v * 2 for v in x], "whole": lambda x: x * 2})
+    loop, whole = link.lookup("loop"), link.lookup("whole")
+    assert lt.count_line_events(loop, np.ones(500)) >= 500
+    assert lt.count_line_events(whole, np.ones(10)) == lt.count_line_events(whole, np.ones(10_000))
+    lt.assert_vectorized(whole, lambda n: (np.ones(n),))
+    with pytest.raises(AssertionError, match="loops over the elements"):
+        lt.assert_vectorized(loop, lambda n: (np.ones(n),))
+
+
+def test_the_sandbox_holds_thread_pools_to_the_same_count_on_every_machine(monkeypatch, tmp_path):
+    from booktools import sandbox
+    for cores in (1, 2, 128):
+        monkeypatch.setattr(sandbox.os, "cpu_count", lambda: cores)
+        limits = sandbox.Limits()
+        assert limits.memory_bytes == 4_000_000_000 + 64_000_000 * cores      # a stack per XLA thread
+        assert limits.cpu_seconds == 900 * max(cores, 2)                       # every core's seconds count
+        args = sandbox.sandbox_prefix(tmp_path, tmp_path, sandbox.sys.executable, limits, 12345)
+        settings = {args[i + 1]: args[i + 2] for i, arg in enumerate(args) if arg == "--setenv"}
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+                     "MALLOC_ARENA_MAX"):
+            assert settings[name] == str(sandbox.GRADING_THREADS), name
+    assert sandbox.Limits(memory_bytes=1, cpu_seconds=2).memory_bytes == 1      # asked for: kept
+
+
 def test_an_answer_that_is_not_plain_data_is_refused():
     pickled = io.BytesIO()
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)

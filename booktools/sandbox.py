@@ -10,7 +10,9 @@
   source, no other submission, no network;
 * an unprivileged user of its own (`setpriv`), so that it cannot change anything it does
   not own, and the process limit is its alone;
-* resource limits (`prlimit`): address space, CPU seconds, processes, file size, open files.
+* resource limits (`prlimit`): address space, CPU seconds, processes, file size, open files;
+  and the libraries' thread pools held to `GRADING_THREADS`, so that a notebook runs the
+  same number of threads, within the same limits, on any machine.
 
 The kernel talks to the grader over Unix sockets in its own folder (the IPC transport), which
 work across the network namespace. `execute(code, timeout)` runs code and waits with a
@@ -46,13 +48,41 @@ _started = [0]
 OUTPUT_LIMIT = 100_000          # characters of output kept from one execution
 
 
+# Threads the student's code may start in its thread pools (BLAS, OpenMP, Numba) and the C
+# library's malloc arenas, whatever the machine: a notebook uses as many threads on a 2-core
+# laptop as on a 128-core grader, so it gets the same limits and the same grade on both.
+GRADING_THREADS = 2
+
+
+# Environment variables that say how the machine runs compiled code (not what the code does).
+MACHINE_SETTINGS = ("NPY_DISABLE_CPU_FEATURES", "NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES", "XLA_FLAGS")
+
+
+def thread_caps(threads=GRADING_THREADS):
+    """Environment variables that hold the libraries' thread pools to `threads`."""
+    n = str(threads)
+    return {"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n, "MKL_NUM_THREADS": n,
+            "VECLIB_MAXIMUM_THREADS": n, "NUMEXPR_NUM_THREADS": n, "NUMBA_NUM_THREADS": n,
+            "MALLOC_ARENA_MAX": n}
+
+
 @dataclass
 class Limits:
-    memory_bytes: int = 4_000_000_000      # address space: enough for JAX, Numba and a lecture
-    cpu_seconds: int = 1_800
+    """Resource limits of a sandbox. What grows with the machine is scaled to it: XLA's thread
+    pool has a thread per core (each with its stack's address space), and CPU seconds count
+    every thread, so both limits grow with the cores; the rest is the same everywhere."""
+    memory_bytes: int = None               # address space: JAX, Numba and a lecture, + 64 MB a core
+    cpu_seconds: int = None                # 900 s of every core busy: a runaway, not a slow machine
     processes: int = 2_048                 # tasks (threads count) of the sandbox's user: bounds a fork bomb
     file_bytes: int = 200_000_000
     open_files: int = 1_024
+
+    def __post_init__(self):
+        cores = os.cpu_count() or 1
+        if self.memory_bytes is None:
+            self.memory_bytes = 4_000_000_000 + 64_000_000 * cores
+        if self.cpu_seconds is None:
+            self.cpu_seconds = 900 * max(cores, 2)
 
 
 @dataclass
@@ -128,7 +158,11 @@ def sandbox_prefix(folder, private, python, limits, uid):
            "XDG_CACHE_HOME": str(home / ".cache"), "NUMBA_CACHE_DIR": str(home / ".cache" / "numba"),
            "PYTHONDONTWRITEBYTECODE": "1",
            "USER": "student", "LOGNAME": "student"}      # the uid has no entry in /etc/passwd
-    env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")})   # this machine's fix
+    # How this machine runs compiled code, so that the student's kernel runs like the grader's:
+    # OpenBLAS's settings (OPENBLAS_CORETYPE where its CPU detection fails), the CPU features
+    # NumPy and Numba may use, XLA's flags; then the thread caps, which override any count.
+    env.update({k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_") or k in MACHINE_SETTINGS})
+    env.update(thread_caps())
     for key, value in env.items():
         args += ["--setenv", key, value]
     args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -193,6 +227,7 @@ class SandboxKernel:
     def _plain_env(self):
         env = dict(os.environ)
         env.update({"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"})
+        env.update(thread_caps())
         return env
 
     def execute(self, code, timeout, grace=5.0, history=False):

@@ -143,12 +143,15 @@ def ar1_path(key, T, ρ=0.9):
 # {lecture: {label: {case: (code, what the check's failure says, or None: it must pass)}}}
 WRONG = {
     "lectures/numpy": {
-        "numpy-ex1": {"a Python loop": (LOOP_POLY, "as fast as a Python loop"),
+        "numpy-ex1": {"a Python loop": (LOOP_POLY, "loops over the elements in Python"),
                       "coefficients reversed": ("def poly(x, coef):\n    return np.polyval(coef, x)",
                           "AssertionError")},
         "numpy-ex2": {"strict inequality": ("def ecdf(data, t):\n"
                                             "    return np.mean(np.asarray(data)[None, :] < np.asarray(t)[:, None], 1)",
-                                            "AssertionError")},
+                                            "AssertionError"),
+                      "a Python loop over t": ("def ecdf(data, t):\n    data = np.asarray(data)\n"
+                                               "    return np.array([np.mean(data <= s) for s in np.asarray(t)])",
+                                               "loops over the elements in Python")},
         "numpy-ex3": {"a mask as a view": ("a_changes = (True, True, True)", "AssertionError")},
         "numpy-ex4": {"NumPy uses every core": ("several_cores = {'np.exp': True, 'np.sum': True, 'np.sort': True}",
                                                 "AssertionError")},
@@ -168,7 +171,8 @@ WRONG = {
         "jax_intro-ex4": {"a static argument": (STATIC_STEPS, "TypeError")},
         "jax_intro-ex5": {"the mean of warm calls": (TIMER.format(call="jax.block_until_ready(f(*args))",
                                                                   best="sum(runs) / len(runs)"), "AssertionError"),
-                          "no blocking": (TIMER.format(call="f(*args)", best="min(runs)"), "timed the dispatch only"),
+                          "no blocking": (TIMER.format(call="f(*args)", best="min(runs)"),
+                                          "the clock stopped before the work was done"),
                           "time.time, waiting on the result's own method (right)": (TIMER_OTHER, None),
                           "one call": ("def time_first_and_best(f, *args, repeat=5):\n    start = time.perf_counter()\n"
                                        "    jax.block_until_ready(f(*args))\n    t = time.perf_counter() - start\n"
@@ -184,7 +188,8 @@ WRONG = {
     },
     "lectures/vectorized": {
         "vectorized-ex1": {"a serial loop": (SERIAL_ARGMAX, "no loop runs in parallel")},
-        "vectorized-ex3": {"racing makes it slow": ("naive_answer = 'A'", "AssertionError")},
+        "vectorized-ex3": {"racing makes it slow": ("naive_answer = 'A'", "AssertionError"),
+                           "the last thread wins": ("naive_answer = 'C'", "AssertionError")},
         "vectorized-ex4": {"vmap saves memory": ("vmap_plans_less = True", "AssertionError")},
     },
     "lectures/sequential": {
@@ -260,5 +265,5 @@ def test_every_new_kind_of_exercise_has_wrong_answers_shown_failing():
     assessed = {label for cases in WRONG.values() for label in cases}
     for doc in WRONG:
         for q in grading.questions(doc):
-            if "assert_numba_compiled" in q.check or "speedup_over_loop" in q.check or ".lower(" in q.check:
+            if "assert_numba_compiled" in q.check or "assert_vectorized" in q.check or ".lower(" in q.check:
                 assert q.label in assessed, q.label

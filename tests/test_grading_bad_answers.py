@@ -71,7 +71,7 @@ WRONG_METHOD = {
 def poly(x, coef):
     x = np.asarray(x, dtype=float)
     return np.array([sum(c * xi**k for k, c in enumerate(coef)) for xi in x.ravel()]).reshape(x.shape)
-''', "as fast as a Python loop"),
+''', "loops over the elements in Python"),
     "pi_estimate not compiled": ("lectures/numba", "Exercise 2.1", '''
 def pi_estimate(n):
     u, v = np.random.uniform(size=n), np.random.uniform(size=n)

@@ -71,7 +71,7 @@ COMPARISON = re.compile(
 HARDWARE_INDEPENDENT = {
     ("jax_intro.md", "Time by hand, without `time_call`"):
         "an exercise's statement: it defines what the function returns, it states no measurement",
-    ("vectorized.md", "* **A**: the naive loop always returns"):
+    ("vectorized.md", "* **A**: it returns the maximum; it is only slower"):
         "a wrong choice offered in an exercise, stated as such (its solution and check say why)",
     ("vectorized.md", "Before measuring, predict: does version 1"):
         "an exercise's question; its check compares the prediction with XLA's plan on the machine grading it",
@@ -81,8 +81,8 @@ HARDWARE_INDEPENDENT = {
         "the choices offered in an exercise, two of them wrong by design",
     ("sequential.md", "A GPU's cores are slower than a CPU's, one at a time"):
         "a GPU core's clock and single-thread speed are below a server CPU core's on every current GPU",
-    ("sequential.md", "One path gives each step one multiply-add"):
-        "the launch cost per step (jax#2491) against one multiply-add: an argument, the sentence states no figure",
+    ("sequential.md", "One path gives each step three arithmetic operations"):
+        "the launch cost per step (jax#2491) against three operations: an argument, the sentence states no figure",
     ("beyond_one_device.md", "Dask's documentation puts that cost"):
         "quotes Dask's documentation, linked; the chunks here (500 values) are the page's own sizes",
     ("instructors.md", "The stated times add up to"):
@@ -105,8 +105,6 @@ HARDWARE_INDEPENDENT = {
         "mechanism (one kernel launch per step on a GPU, jax#2491); the page's figures are glued",
     ("sequential.md", "Measure at more than one size"):
         "advice on method; the figures it refers to are glued in the sections above",
-    ("sequential.md", "Several of the \"lessons\" drawn"):
-        "quotes the mistaken lessons the lecture warns against",
     ("sequential.md", "So an output of a few megabytes soon comes"):
         "glibc's documented mmap threshold, a property of the C library; the cell below counts the pages",
     ("scaling.md", "It is not a lower bound"):
@@ -401,7 +399,7 @@ DIFFERENT_CONDITIONS = {
     ("vectorized.md", "In float32, JAX was"): "In float32",
     ("vectorized.md", "Per grid point, NumPy was"): "Per grid point",
     ("sequential.md", "The loop over the NumPy array was"): "the loop over the list",
-    ("scaling.md", "**JAX's compile time pays off"): "{glue:md}`largest`",
+    ("scaling.md", "**Compile time against the number of calls.**"): "{glue:md}`largest`",
     ("scaling.md", "JAX from the grid, in the same precision"): "{glue:md}`largest`",
 }
 

@@ -21,6 +21,9 @@ and the tests import it like any other package.
     screenshots   desktop and phone screenshots of every page
     bench         `make bench`: the benchmark sweep over lectures/benchmarks.py
     mutation_report  `make mutation`'s verdict
+    lecture_mutation `make mutation-lectures`: mutants of the lectures' own code cells
+    stopwatch     finds checks that decide by a duration, a speed ratio or a core count
+    portability   `make portability`: lectures and grading under other machines' conditions
     pytest_lectures  the pytest plugin that runs every lecture, cell by cell, under nbval
     extensions/   the Sphinx extensions named in _config.yml
 

@@ -38,7 +38,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv check notebooks html student assignments grade sandbox latex pdf chromium test test-gpu release bench mutation mutation-helpers mutation-lectures screenshots serve clean environment.yml
+.PHONY: help venv check notebooks html student assignments grade sandbox latex pdf chromium test test-gpu portability release bench mutation mutation-helpers mutation-lectures screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -139,6 +139,11 @@ endif
 
 test: html student assignments pdf chromium sandbox  ## Build site, student edition, assignments and PDF, then run the whole suite
 	$(BIN)/python -m pytest -n $(JOBS) --durations=10
+
+# Not part of `make test` (about an hour on 2 cores): the lectures and the grader's classes
+# under other machines' conditions (booktools/portability.py). CONDITIONS=one-core limits it.
+portability: student sandbox  ## Lectures and grading under one core, no SIMD, a generic CPU, 8 JAX devices: _build/portability/report.txt
+	$(BIN)/python -m booktools.portability $(CONDITIONS) --jobs $(JOBS)
 
 # The release workflow runs this after `make test` on a version tag, with SITE_VERSION=TAG.
 release: $(STAMP)  ## Files for a GitHub release from what `make test` built: make release TAG=v1.2.0 (_build/release)

@@ -244,7 +244,9 @@ class KernelLink:
 # ------------------------------------------------------------------ the kernel's side
 
 # Sent to the kernel as source: the student's Python has NumPy but not booktools, so its
-# array coding (to_array, from_array) repeats _array and _unarray above; keep them alike.
+# array coding (to_array, from_array) repeats _array and _unarray above, and its line count
+# (line_events) lecture_tools.count_line_events, which the student's kernel may hold a copy
+# of that the student changed; keep them alike.
 KERNEL_HELPER = r'''
 def __grader_install__():
     import base64, builtins, io, json, math, operator, secrets, sys, time

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numba
 import numpy as np
 
-from lecture_tools import affordable_length, compiled_bytes, minor_faults, peak_allocation, time_call
+from lecture_tools import affordable_length, compiled_bytes, is_compiled, minor_faults, peak_allocation, time_call
 
 # ---------------------------------------------------------------- max of f
 
@@ -127,6 +127,7 @@ def measure_max_of_f(name, n, repeat=5):
         memory, result = memory_of(name, fn, grid), float(fn(grid))
     return {"problem": "max_of_f", "name": name, "dtype": dtype, "device": device_of(name),
             "n": n, "points": n * n, "first_s": timing.first, "best_s": timing.best,
+            "compiled": timing.compiled, "warm_first": is_compiled(fn) and not timing.compiled,
             "runs": len(timing.runs), "memory_bytes": memory, "result": result}
 
 
@@ -191,6 +192,7 @@ def measure_logistic(name, n, repeat=5):
         x = call(*args)
     return {"problem": "logistic", "name": name, "function": call.__name__, "dtype": dtype,
             "device": device_of(name), "n": n, "first_s": timing.first, "best_s": timing.best,
+            "compiled": timing.compiled, "warm_first": is_compiled(call) and not timing.compiled,
             "runs": len(timing.runs),
             "per_step_s": timing.best / n, "memory_bytes": x.size * x.dtype.itemsize,
             "minor_faults": faults, "x1": float(x[1])}
@@ -347,15 +349,17 @@ def sweep(max_sizes, logistic_lengths, scan_limit, repeat=5):
 
 
 def summary_table(records, reference):
-    """One line per measurement: precision, device, time, first call, memory, and the ratio
-    to the reference kernels where that is like for like ("-" where it is not)."""
+    """One line per measurement: precision, device, time, first call ("-" where a compiled
+    function compiled nothing: it was compiled at an earlier size), memory, and the ratio to
+    the reference kernels where that is like for like ("-" where it is not)."""
     from lecture_tools import fmt_bytes, fmt_seconds
     lines = [f"{'problem':9s} {'implementation':22s} {'dtype':7s} {'device':6s} {'n':>11s}"
              f" {'best':>9s} {'first call':>10s} {'memory':>9s} {'x ref':>6s}"]
     for r in records:
         ratio = x_reference(r, reference)
         lines.append(f"{r['problem']:9s} {r['name']:22s} {r['dtype']:7s} {r['device']:6s}"
-                     f" {r['n']:>11,} {fmt_seconds(r['best_s']):>9s} {fmt_seconds(r['first_s']):>10s}"
+                     f" {r['n']:>11,} {fmt_seconds(r['best_s']):>9s}"
+                     f" {'-' if r['warm_first'] else fmt_seconds(r['first_s']):>10s}"
                      f" {fmt_bytes(r['memory_bytes']):>9s}"
                      f" {'-' if ratio is None else format(ratio, '.1f'):>6s}")
     return "\n".join(lines)

@@ -87,6 +87,9 @@ class Timing:
     runs: list = field(repr=False)   # every warm call
     compiled: bool = False           # JAX or Numba compiled something during the first call
     call: object = field(default=None, repr=False, compare=False)   # what was timed
+    fn: object = field(default=None, repr=False, compare=False)     # ... the function
+    args: tuple = field(default=(), repr=False, compare=False)      # ... and its arguments
+    kwargs: dict = field(default_factory=dict, repr=False, compare=False)
 
     def result(self):
         """What the timed call returns, computed once more: a hidden check's way to check
@@ -146,7 +149,7 @@ def time_call(fn, *args, repeat=5, **kwargs):
         call()                                        # its result is freed before the clock stops
         runs.append(time.perf_counter() - start)
     return Timing(first=first, best=min(runs), runs=runs, compiled=compiled,
-                  call=lambda: fn(*args, **kwargs))
+                  call=lambda: fn(*args, **kwargs), fn=fn, args=args, kwargs=kwargs)
 
 
 def fmt_seconds(seconds):
@@ -375,6 +378,38 @@ def peak_allocation(fn, *args, **kwargs):
         if not already_tracing:
             tracemalloc.stop()
     return peak - start
+
+
+def xla_partitions(compiled_text):
+    """Parts each fused operation of a compiled XLA:CPU program is split into, to run on as
+    many threads (1: one thread), for the operations whose plan says; [1] when none does."""
+    found = re.findall(r'"outer_dimension_partitions":\[([^\]]*)\]', compiled_text)
+    return [int(parts.strip('"')) if parts else 1 for parts in found] or [1]
+
+
+def threads_used(timing):
+    """How many CPU threads the code `timing` timed splits its work over, read from the code,
+    not from a clock: for a Numba function, Numba's thread count if its compiled code runs a
+    loop on Numba's threads (`assert_numba_compiled`'s test), else 1; for a jitted JAX function
+    on the CPU, the most parts XLA's compiled program splits a fused operation into
+    (`xla_partitions`); None for JAX on an accelerator, whose cores are not the CPU's; 1 for
+    anything else (NumPy's element-wise work and reductions run on one thread)."""
+    fn, args, kwargs = timing.fn, timing.args, timing.kwargs
+    if callable(getattr(fn, "py_func", None)) and callable(getattr(fn, "inspect_llvm", None)):
+        parallel = any("do_scheduling" in fn.inspect_llvm(signature) for signature in fn.signatures)
+        return sys.modules["numba"].get_num_threads() if parallel else 1
+    if callable(getattr(fn, "lower", None)):
+        jax = sys.modules["jax"]
+        arrays = jax_arrays_in((args, kwargs))
+        platforms = {d.platform for a in arrays for d in a.devices()} or {jax.default_backend()}
+        if platforms != {"cpu"}:
+            return None
+        wide = any(str(getattr(a, "dtype", "")) in ("float64", "int64", "complex128")
+                   for a in [*args, *kwargs.values()])
+        with jax.enable_x64(wide):                  # lowered in the precision it was timed in
+            text = fn.lower(*args, **kwargs).compile().as_text()
+        return max(xla_partitions(text))
+    return 1
 
 
 # HLO instructions that move no data: they name, pack or unpack buffers, or are constants.

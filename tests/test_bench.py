@@ -134,7 +134,7 @@ def test_summary_table_shows_a_ratio_only_where_it_is_like_for_like():
     reference = {"dtype": "float64", "device": "cpu", "scalar_cos_div_s": 1e-8, "physical_cores": 2,
                  "numba_threads": 2, "step_latency_s": 1e-9, "copy_Bps": 1e10}
     rows = [{"problem": "max_of_f", "name": name, "dtype": dtype, "device": device, "n": 1000,
-             "points": 10**6, "best_s": 0.02, "first_s": 0.5, "memory_bytes": 10**6}
+             "points": 10**6, "best_s": 0.02, "first_s": 0.5, "warm_first": False, "memory_bytes": 10**6}
             for name, dtype, device in [("Numba serial", "float64", "cpu"),
                                         ("JAX broadcast float32", "float32", "cpu"),
                                         ("JAX broadcast float64", "float64", "gpu")]]
@@ -145,6 +145,9 @@ def test_summary_table_shows_a_ratio_only_where_it_is_like_for_like():
     rows[0]["best_s"] = 0.02456
     assert bm.summary_table(rows, reference).splitlines()[1].split()[-1] == "2.5"
     assert lines[2].split()[-1] == "-" and lines[3].split()[-1] == "-"
+    assert " 500 ms " in lines[1]                       # the first call, which compiled
+    rows[0]["warm_first"] = True                       # compiled at an earlier size: no first call
+    assert " 500 ms " not in bm.summary_table(rows, reference).splitlines()[1]
 
 
 def test_planned_leaves_out_only_scans_longer_than_the_limit():

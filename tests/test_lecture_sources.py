@@ -111,6 +111,12 @@ HARDWARE_INDEPENDENT = {
         "says what SIMD code can do; whether it did here is glued in 'Against the reference'",
     ("scaling.md", "An exponent below that means"):
         "how to read a fitted exponent; the exponents themselves are printed by the run",
+    ("scaling.md", "An exponent above it means"):
+        "how to read a fitted exponent, like the sentence before it",
+    ("scaling.md", "(The time plot above puts the number of grid points"):
+        "how to read the plot's axis: arithmetic on exponents, no measurement",
+    ("vectorized.md", "Which of two such close variants is faster depends"):
+        "says that the ranking can change with the machine, which holds on any machine",
 }
 
 
@@ -602,3 +608,171 @@ def test_each_lecture_grades_a_prediction_recorded_as_data(path):
     recorded = [label for label, code in grading.solution_code(doc).items()
                 if any(_is_recorded_prediction(code, n) for n in names[label])]
     assert recorded, f"{path.name}: no exercise grades a prediction recorded as data"
+
+
+def bare_asserts(check):
+    """The asserts of a check's code that carry no message: a student who fails one sees a
+    bare AssertionError and no hint of what to fix."""
+    return [ast.unparse(node.test)[:80] for node in ast.walk(ast.parse(check))
+            if isinstance(node, ast.Assert) and node.msg is None]
+
+
+@pytest.mark.parametrize("doc", lectures(), ids=lambda d: d.split("/")[-1])
+def test_every_assert_of_a_graded_check_says_what_to_fix(doc):
+    from booktools import grading
+    bare = {q.label: found for q in grading.questions(doc) if (found := bare_asserts(q.check))}
+    assert not bare, f"give these asserts a message a student can act on: {bare}"
+
+
+def test_a_bare_assert_planted_in_a_check_is_found():
+    check = "assert poly(1, [1]) == 1, 'poly is wrong'\nassert ecdf([1], [1]) == 1"
+    assert bare_asserts(check) == ["ecdf([1], [1]) == 1"]
+
+
+def lecture_parts(text):
+    """The code cells and prose paragraphs of a lecture's source, in order, each as
+    (kind, where, source, tags): kind "code" or "prose"; where "main", or "deeper" (a
+    collapsed part), "exercise" or "solution"."""
+    parts, where, lines = [], ["main"], text.split("\n---\n", 1)[-1].splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        opened = re.match(r"^```\{(deeper-start|solution-start|exercise)\}", line)
+        if opened:
+            kinds = {"deeper-start": "deeper", "solution-start": "solution", "exercise": "exercise"}
+            where.append(kinds[opened.group(1)])
+            if opened.group(1) == "exercise":              # the statement ends with its fence
+                j = lines.index("```", i + 1)
+                parts.append(("prose", "exercise", "\n".join(lines[i + 1:j]), []))
+                where.pop()
+                i = j + 1
+                continue
+        elif re.match(r"^```\{(deeper-end|solution-end)\}", line):
+            where.pop()
+        elif line.startswith("```{code-cell}"):
+            j, tags = i + 1, []
+            while lines[j].startswith(":"):
+                if lines[j].startswith(":tags:"):
+                    tags = re.findall(r"[\w-]+", lines[j].split(":", 2)[2])
+                j += 1
+            end = lines.index("```", j)
+            parts.append(("code", where[-1], "\n".join(lines[j:end]), tags))
+            i = end + 1
+            continue
+        elif not line.startswith("```") and line.strip():
+            parts.append(("prose", where[-1], line, []))
+        i += 1
+    return parts
+
+
+def _names(code):
+    """(names a cell binds, names it reads) from its syntax; IPython's magics as IPython runs them."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    tree = ast.parse(TransformerManager().transform_cell(code))
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return bound, read
+
+
+GLUED = re.compile(r"\bglue(?:_md|_text_block)?\(\s*[\"'](\w+)[\"']")
+GLUE_USE = re.compile(r"\{glue(?::\w+)?\}`([\w.]+)(?::[^`]*)?`")
+
+
+def leans_on_collapsed_parts(text):
+    """What a lecture's main path takes from its collapsed parts: a name a main-path code cell
+    reads that only a collapsed part's cells define, and a figure main-path prose pastes
+    (`{glue}`) that only a collapsed part's cells compute."""
+    import builtins
+    parts = lecture_parts(text)
+    found, seen_main, glued = [], set(dir(builtins)), {"main": set(), "deeper": set()}
+    seen_anywhere = set(seen_main)
+    for kind, where, source, tags in parts:
+        if kind != "code":
+            continue
+        bound, read = _names(source)
+        for key in GLUED.findall(source):
+            glued["main" if where == "main" else "deeper"].add(key)
+        if where == "main" and "remove-cell" not in tags:
+            missing = sorted(n for n in read - bound - seen_main if n in seen_anywhere)
+            found += [f"the main path reads `{name}`, defined only in a collapsed part" for name in missing]
+        if where == "main":
+            seen_main |= bound
+        seen_anywhere |= bound
+    for kind, where, source, _ in parts:
+        if kind == "prose" and where == "main":
+            for key in GLUE_USE.findall(source):
+                if "::" not in key and key in glued["deeper"] and key not in glued["main"]:
+                    found.append(f"the main path pastes `{key}`, computed only in a collapsed part")
+    return found
+
+
+@pytest.mark.parametrize("doc", lectures(), ids=lambda d: d.split("/")[-1])
+def test_a_lectures_main_path_stands_without_its_collapsed_parts(doc):
+    assert leans_on_collapsed_parts((ROOT / f"{doc}.md").read_text(encoding="utf-8")) == []
+
+
+def test_a_main_path_that_leans_on_a_collapsed_part_is_caught():
+    page = ("---\nx: 1\n---\n# T\n\n```{deeper-start} more\n```\n\n```{code-cell} ipython3\ndef hidden():\n"
+            "    return 1\n```\n\n```{code-cell} ipython3\n:tags: [remove-cell]\nglue_md('n', '1')\n```\n\n"
+            "```{deeper-end}\n```\n\nIt took {glue:md}`n`.\n\n```{code-cell} ipython3\nprint(hidden())\n```\n")
+    assert leans_on_collapsed_parts(page) == [
+        "the main path reads `hidden`, defined only in a collapsed part",
+        "the main path pastes `n`, computed only in a collapsed part"]
+
+
+def untaught(solution, taught, statement):
+    """The functions, methods, attributes and keyword arguments a solution uses that neither
+    the main path of its lecture or an earlier one (`taught`) nor the exercise's own text
+    names: what a student would have to find elsewhere. Python's builtins and the methods of
+    its built-in types (basic Python, which the lectures assume) and the solution's own
+    names are not counted."""
+    import builtins
+    basic = set(dir(builtins)).union(*(dir(t) for t in (dict, list, str, set, tuple, int, float)))
+    bound, _ = _names(solution)
+    used = set()
+    for node in ast.walk(ast.parse(solution)):
+        if isinstance(node, ast.Call):
+            used.update(k.arg + "=" for k in node.keywords if k.arg)
+        if isinstance(node, ast.Attribute):
+            used.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            used.add(node.id)
+    missing = []
+    for name in sorted(used):
+        word = name.rstrip("=")
+        if (word in basic and not name.endswith("=")) or word in bound:
+            continue
+        pattern = r"(?<!\w)" + re.escape(word) + (r"\s*=" if name.endswith("=") else r"(?!\w)")
+        if not (re.search(pattern, taught) or re.search(pattern, statement)):
+            missing.append(name)
+    return missing
+
+
+def test_every_exercise_is_solvable_from_the_page():
+    """Every function, method and keyword the site's solution uses is taught on the main path
+    of its lecture or an earlier one, or named in the exercise's statement."""
+    from booktools import grading
+    taught, gaps = "", {}
+    for doc in lectures():
+        text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+        taught += "\n".join(source for kind, where, source, tags in lecture_parts(text)
+                            if where == "main" and "remove-cell" not in tags)
+        statements = dict(re.findall(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", text, re.M | re.S))
+        for label, solution in grading.solution_code(doc).items():
+            if missing := untaught(solution, taught, statements.get(label, "")):
+                gaps[label] = missing
+    assert not gaps, f"solutions use what the lectures do not teach: name it in the exercise, or teach it: {gaps}"
+
+
+def test_a_solution_that_needs_something_untaught_is_caught():
+    solution = "import numpy as np\ndef ecdf(d, t):\n    return np.searchsorted(np.sort(d), t, side='right') / len(d)"
+    assert untaught(solution, "np.sort(x) sorts", "") == ["searchsorted", "side="]
+    assert untaught(solution, "np.sort(x) sorts", "use `np.searchsorted(..., side=\"right\")`") == []

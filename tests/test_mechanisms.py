@@ -16,6 +16,12 @@ def collapse(text):
     return re.sub(r"\s+", " ", text).strip()
 
 
+def plain(text):
+    """The page's text as it reads: `{term}`buffers <buffer>`` as buffers, `{{term}}`, the
+    same role written in an f-string, too."""
+    return collapse(re.sub(r"\{\{?term\}?\}`([^`<]*?)\s*(?:<[^`]*>)?`", r"\1", text))
+
+
 def problems(entry):
     """What is wrong with one entry of the register: [] when its claim stands on its page and
     its check stands in one of the page's hidden cells."""
@@ -24,7 +30,7 @@ def problems(entry):
         return [f"no page {entry.get('page')!r}"]
     found = []
     text = page.read_text(encoding="utf-8")
-    if collapse(entry.get("claim", "")) not in collapse(text) or not entry.get("claim"):
+    if collapse(entry.get("claim", "")) not in plain(text) or not entry.get("claim"):
         found.append(f"{entry['page']}: the claim {entry.get('claim')!r} is not on the page")
     if "check" not in entry and "documented" not in entry:
         found.append(f"{entry['page']}: {entry.get('claim')!r} has neither a check nor a documented source")

@@ -142,7 +142,7 @@ test: html student assignments pdf chromium sandbox  ## Build site, student edit
 
 # Not part of `make test` (about an hour on 2 cores): the lectures and the grader's classes
 # under other machines' conditions (booktools/portability.py). CONDITIONS=one-core limits it.
-portability: student sandbox  ## Lectures and grading under one core, no SIMD, a generic CPU, 8 JAX devices: _build/portability/report.txt
+portability: assignments sandbox  ## Lectures and grading under one core, no SIMD, a generic CPU, 8 JAX devices: _build/portability/report.txt
 	$(BIN)/python -m booktools.portability $(CONDITIONS) --jobs $(JOBS)
 
 # The release workflow runs this after `make test` on a version tag, with SITE_VERSION=TAG.

@@ -4,8 +4,9 @@
 
 Runs, under each condition below (all of them by default), every lecture from scratch
 (nbval: every cell, hidden checks included, no execution cache) and the grader's classes
-(the honest and hostile submissions, every exercise's wrong answers, the bad answers; they
-grade the student edition `make student` built). Each condition imitates a machine unlike
+(the honest and hostile submissions, every exercise's wrong answers, the bad answers, and
+the answered assignments in a Colab-like Python, which must score full marks; they grade
+the student edition and assignments `make assignments` built). Each condition imitates a machine unlike
 the one the lectures were written on:
 
 * `one-core`: the whole run on one CPU (`taskset -c 0`), as on a small CI runner;
@@ -40,9 +41,11 @@ CONDITIONS = {
     "generic-cpu": {"prefix": [], "env": {"NUMBA_CPU_NAME": "generic"}},
     "eight-devices": {"prefix": [], "env": {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}},
 }
-# The grader's classes: the same notebooks must get the same points under every condition.
+# The grader's classes: the same notebooks must get the same points under every condition
+# (the honest and hostile submissions, the answered assignments, wrong answers and methods).
 GRADING_TESTS = ["tests/test_grading_hostile.py", "tests/test_exercise_checks.py",
-                 "tests/test_grading_bad_answers.py"]
+                 "tests/test_grading_bad_answers.py",
+                 "tests/test_colab_run.py::test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_marks"]
 SHOWN_MARGINS = 8         # the closest calls of each condition
 
 

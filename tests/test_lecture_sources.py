@@ -5,6 +5,7 @@ import re
 import jupytext
 import pytest
 
+from booktools import lecture_source
 from booktools.book import ROOT, lectures, notebook_pages, toc_files
 from booktools.student import strip_solutions
 
@@ -86,9 +87,13 @@ HARDWARE_INDEPENDENT = {
     ("beyond_one_device.md", "Dask's documentation puts that cost"):
         "quotes Dask's documentation, linked; the chunks here (500 values) are the page's own sizes",
     ("instructors.md", "The stated times add up to"):
-        "sums of the lectures' stated times (authors' estimates, the test below checks the plans against them)",
+        "sums of the lectures' stated times (the rule's, booktools.reading), checked by the test below",
     ("instructors.md", "**Three 90-minute sessions, reading at home**"):
         "the same sums of stated times",
+    ("instructors.md", "The times follow one rule"):
+        "the rule for stated times (booktools.reading), in words: minutes per word, cell, point and line",
+    ("instructors.md", "By that rule no lecture asks for more than"):
+        "the cap the rule enforces on the stated times (test_site checks it), not a measurement",
     ("instructors.md", "Binder builds an environment"):
         "a property of the Binder service, not of the machine that built the page",
     ("intro.md", "These lectures teach each tool"):
@@ -268,13 +273,17 @@ def test_lecture_ends_with_exercises_each_with_a_collapsed_solution_checked_afte
 
 
 def test_instructors_table_agrees_with_each_lecture():
+    from booktools.reading import phrase, stated_time
     table = (ROOT / "lectures" / "instructors.md").read_text(encoding="utf-8")
     for path in TAUGHT:
         row = next(line for line in table.splitlines() if line.startswith(f"| {{doc}}`{path.stem}` |"))
-        time = re.search(r"\*\*Time:\*\* (about .+?) to read and run; the exercises take (.+)\.$",
-                         overview(path), re.M)
-        count = len(EXERCISE.findall(path.read_text(encoding="utf-8")))
-        assert f"| {time.group(1)} | {count}, {time.group(2)} |" in row, (path.name, row)
+        text = path.read_text(encoding="utf-8")
+        times = stated_time(text)
+        optional = sum(e.optional for e in lecture_source.exercises(text))
+        core = len(lecture_source.exercises(text)) - optional
+        extra = f"{optional}, about {phrase(times.optional)}" if optional else "none"
+        assert f"| about {phrase(times.reading)} | {core}, about {phrase(times.exercises)} | {extra} |" in row, (
+            path.name, row)
 
 
 EXERCISE_BLOCK = re.compile(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", re.M | re.S)
@@ -477,9 +486,9 @@ def test_the_session_plans_cover_every_lecture_within_their_sessions_time():
     """Each plan names every lecture; the in-class plan's sessions hold at most 90 minutes
     of the lectures' stated times, as the table says them; the reading-at-home plan's
     minutes are the sums of the stated times."""
-    from booktools.reading import stated_minutes
+    from booktools.reading import stated_time
     text = (ROOT / "lectures" / "instructors.md").read_text(encoding="utf-8")
-    minutes = {path.stem: stated_minutes(overview(path)) for path in TAUGHT}
+    minutes = {path.stem: stated_time(path.read_text(encoding="utf-8")).reading for path in TAUGHT}
     plans = re.findall(r"^\| Session \|.*?\n\|---.*?\n((?:\|.*\n)+)", text, re.M)
     assert len(plans) == 2
     for plan in plans:
@@ -495,6 +504,15 @@ def test_the_session_plans_cover_every_lecture_within_their_sessions_time():
         docs = re.findall(r"\{doc\}`(\w+)`", row.split("|")[2])
         total = int(re.search(r"\((\d+) min\)", row).group(1))
         assert total == sum(minutes[doc] for doc in docs), row
+    # The sums the page states, from the lectures' stated times.
+    times = [stated_time(path.read_text(encoding="utf-8")) for path in TAUGHT]
+    sums = [sum(t.reading for t in times), sum(t.exercises for t in times), sum(t.optional for t in times)]
+    said = re.search(r"The stated times add up to about (\d+) hours (\d+) minutes of reading and running, "
+                     r"about\s+(\d+) hours (\d+) minutes of exercises, and about (\d+) hours (\d+) minutes of "
+                     r"optional exercises", text)
+    assert said, "the sums of the stated times"
+    hours_and_minutes = [int(v) for v in said.groups()]
+    assert [60 * h + m for h, m in zip(hours_and_minutes[::2], hours_and_minutes[1::2])] == sums, sums
 
 
 def _questions():
@@ -629,59 +647,6 @@ def test_a_bare_assert_planted_in_a_check_is_found():
     assert bare_asserts(check) == ["ecdf([1], [1]) == 1"]
 
 
-def lecture_parts(text):
-    """The code cells and prose paragraphs of a lecture's source, in order, each as
-    (kind, where, source, tags): kind "code" or "prose"; where "main", or "deeper" (a
-    collapsed part), "exercise" or "solution"."""
-    parts, where, lines = [], ["main"], text.split("\n---\n", 1)[-1].splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        opened = re.match(r"^```\{(deeper-start|solution-start|exercise)\}", line)
-        if opened:
-            kinds = {"deeper-start": "deeper", "solution-start": "solution", "exercise": "exercise"}
-            where.append(kinds[opened.group(1)])
-            if opened.group(1) == "exercise":              # the statement ends with its fence
-                j = lines.index("```", i + 1)
-                parts.append(("prose", "exercise", "\n".join(lines[i + 1:j]), []))
-                where.pop()
-                i = j + 1
-                continue
-        elif re.match(r"^```\{(deeper-end|solution-end)\}", line):
-            where.pop()
-        elif line.startswith("```{code-cell}"):
-            j, tags = i + 1, []
-            while lines[j].startswith(":"):
-                if lines[j].startswith(":tags:"):
-                    tags = re.findall(r"[\w-]+", lines[j].split(":", 2)[2])
-                j += 1
-            end = lines.index("```", j)
-            parts.append(("code", where[-1], "\n".join(lines[j:end]), tags))
-            i = end + 1
-            continue
-        elif not line.startswith("```") and line.strip():
-            parts.append(("prose", where[-1], line, []))
-        i += 1
-    return parts
-
-
-def _names(code):
-    """(names a cell binds, names it reads) from its syntax; IPython's magics as IPython runs them."""
-    from IPython.core.inputtransformer2 import TransformerManager
-    tree = ast.parse(TransformerManager().transform_cell(code))
-    bound, read = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return bound, read
-
-
 GLUED = re.compile(r"\bglue(?:_md|_text_block)?\(\s*[\"'](\w+)[\"']")
 GLUE_USE = re.compile(r"\{glue(?::\w+)?\}`([\w.]+)(?::[^`]*)?`")
 
@@ -691,13 +656,13 @@ def leans_on_collapsed_parts(text):
     reads that only a collapsed part's cells define, and a figure main-path prose pastes
     (`{glue}`) that only a collapsed part's cells compute."""
     import builtins
-    parts = lecture_parts(text)
+    parts = lecture_source.parts(text)
     found, seen_main, glued = [], set(dir(builtins)), {"main": set(), "deeper": set()}
     seen_anywhere = set(seen_main)
     for kind, where, source, tags in parts:
         if kind != "code":
             continue
-        bound, read = _names(source)
+        bound, read = lecture_source.cell_names(source)
         for key in GLUED.findall(source):
             glued["main" if where == "main" else "deeper"].add(key)
         if where == "main" and "remove-cell" not in tags:
@@ -736,7 +701,7 @@ def untaught(solution, taught, statement):
     names are not counted."""
     import builtins
     basic = set(dir(builtins)).union(*(dir(t) for t in (dict, list, str, set, tuple, int, float)))
-    bound, _ = _names(solution)
+    bound, _ = lecture_source.cell_names(solution)
     used = set()
     for node in ast.walk(ast.parse(solution)):
         if isinstance(node, ast.Call):
@@ -763,7 +728,7 @@ def test_every_exercise_is_solvable_from_the_page():
     taught, gaps = "", {}
     for doc in lectures():
         text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
-        taught += "\n".join(source for kind, where, source, tags in lecture_parts(text)
+        taught += "\n".join(source for kind, where, source, tags in lecture_source.parts(text)
                             if where == "main" and "remove-cell" not in tags)
         statements = dict(re.findall(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", text, re.M | re.S))
         for label, solution in grading.solution_code(doc).items():
@@ -776,3 +741,33 @@ def test_a_solution_that_needs_something_untaught_is_caught():
     solution = "import numpy as np\ndef ecdf(d, t):\n    return np.searchsorted(np.sort(d), t, side='right') / len(d)"
     assert untaught(solution, "np.sort(x) sorts", "") == ["searchsorted", "side="]
     assert untaught(solution, "np.sort(x) sorts", "use `np.searchsorted(..., side=\"right\")`") == []
+
+
+def reads_what_only_hidden_cells_define(text):
+    """Names a shown code cell reads that only hidden (remove-cell) cells define: the
+    notebooks readers run in Colab or Jupyter leave hidden cells out, so such a cell fails
+    there with a NameError, however well it ran when the site was built."""
+    import builtins
+    shown, hidden = set(dir(builtins)), set()
+    found = []
+    for kind, where, source, tags in lecture_source.parts(text):
+        if kind != "code":
+            continue
+        bound, read = lecture_source.cell_names(source)
+        if "remove-cell" in tags:
+            hidden |= bound
+            continue
+        found += sorted(name for name in read - bound - shown if name in hidden)
+        shown |= bound
+    return found
+
+
+@pytest.mark.parametrize("doc", lectures(), ids=lambda d: d.split("/")[-1])
+def test_no_shown_cell_reads_a_name_only_a_hidden_cell_defines(doc):
+    assert reads_what_only_hidden_cells_define((ROOT / f"{doc}.md").read_text(encoding="utf-8")) == []
+
+
+def test_a_shown_cell_that_reads_a_hidden_name_is_caught():
+    page = ("# T\n\n```{code-cell} ipython3\n:tags: [remove-cell]\nratio = 2\n```\n\n"
+            "```{code-cell} ipython3\nprint(ratio, len([1]))\n```\n")
+    assert reads_what_only_hidden_cells_define(page) == ["ratio"]

@@ -163,13 +163,29 @@ def test_the_split_comparison_lectures_old_address_leads_to_its_first_part(built
 
 
 @pytest.mark.parametrize("doc", lectures())
-def test_a_lectures_main_path_can_be_read_in_its_stated_time(built_html, doc):
-    words, minutes = reading.page_figures(built_html, doc)
-    print(f"{doc}: {words:,} words on the main path, {minutes} minutes stated")
+def test_a_lectures_stated_times_follow_the_rule_and_fit_two_and_a_half_hours(built_html, doc):
+    words, _ = reading.page_figures(built_html, doc)
+    rule, stated = reading.rule_and_stated(built_html, doc)
+    print(f"{doc}: {words:,} words on the main path; the rule: {rule}; stated: {stated}")
     assert words <= reading.MAX_WORDS, f"{doc}: {words:,} main-path words > {reading.MAX_WORDS:,}"
-    assert words <= reading.WORDS_PER_MINUTE * minutes, (
-        f"{doc}: {words:,} words in {minutes} stated minutes is more than {reading.WORDS_PER_MINUTE} a minute: "
-        "fold what a student may skip into a Going deeper part, or state an honest time")
+    assert stated == rule, f"{doc}: state the rule's times (booktools.reading): {rule.line()}"
+    assert rule.reading + rule.exercises <= reading.MAX_LECTURE_MINUTES, (
+        f"{doc}: {rule.reading + rule.exercises} minutes of reading and exercises: fold what a student may "
+        "skip into a Going deeper part, or mark exercises optional")
+
+
+def test_the_rule_counts_words_cells_points_and_solution_lines():
+    source = ("# T\n\n```{code-cell} ipython3\nx = 1\n```\n\n```{code-cell} ipython3\n:tags: [remove-cell]\n"
+              "assert x\n```\n\n## Exercises\n\n```{exercise}\n:label: t-ex1\n\nDo it.\n\n**Points:** 2\n```\n\n"
+              "```{solution-start} t-ex1\n:class: dropdown\n```\n\n"
+              "```{code-cell} ipython3\na = 1\n# why\nb = 2\n```\n\n"
+              "```{solution-end}\n```\n\n```{exercise}\n:label: t-ex2\n\n*Optional, beyond the stated time.*\nMore.\n\n"
+              "**Points:** 1\n```\n")
+    # 1,230 words at 60 a minute and one shown cell: 22 minutes, a quarter hour; exercises 10 + 20 + 2.
+    assert reading.study_time(1_230, source) == reading.StudyTime(reading=15, exercises=30, optional=15)
+    assert reading.study_time(1_500, source).reading == 30                         # 26.5 minutes
+    assert reading.stated_time(reading.StudyTime(45, 90, 45).line()) == reading.StudyTime(45, 90, 45)
+    assert reading.stated_time(reading.StudyTime(60, 135).line()) == reading.StudyTime(60, 135, 0)
 
 
 def test_a_planted_long_page_fails_the_reading_time_and_a_folded_one_passes():
@@ -177,7 +193,7 @@ def test_a_planted_long_page_fails_the_reading_time_and_a_folded_one_passes():
     prose = "<p>" + " ".join(["word"] * 1_500) + "</p>"
     page = f"<article><h1>T</h1>{prose}<div class='cell'><pre>{prose}</pre></div></article>"
     assert reading.main_path_words(BeautifulSoup(page, "html.parser")) == 1_501     # the title counts
-    assert 1_501 > reading.WORDS_PER_MINUTE * 45                                       # too long for 45 min
+    assert reading.study_time(1_501, "# T\n").reading == 30                          # 25 minutes, not 15
     folded = page.replace(prose, f"<div class='admonition dropdown going-deeper'>{prose}</div>", 1)
     assert reading.main_path_words(BeautifulSoup(folded, "html.parser")) == 1
     for block in ("exercise", "solution"):

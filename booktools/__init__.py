@@ -17,7 +17,8 @@ and the tests import it like any other package.
     remote        what crosses between that kernel and the grader (plain data only)
     tampering     flags code that changes what answers run on
     browser       serves the built site and drives Chromium (tests, screenshots)
-    reading       a lecture's main path in words, against the time it states
+    reading       the rule for a lecture's stated times, and its main path in words
+    lecture_source  a reader of the lecture format: cells, where they stand, exercises
     screenshots   desktop and phone screenshots of every page
     bench         `make bench`: the benchmark sweep over lectures/benchmarks.py
     mutation_report  `make mutation`'s verdict

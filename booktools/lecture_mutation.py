@@ -15,21 +15,28 @@ lecture with that one change, run as a notebook by nbval with the suite's own op
 
 The operators (mutmut's, plus the mistakes this subject invites):
 
-* a comparison turned (`<` and `<=`, `==` and `!=`, `is`, `in`), `and` for `or`;
+* a comparison turned (`<` and `<=`, `==` and `!=`, `is`, `in`) or flipped (`<` and `>`),
+  `and` for `or`;
 * an arithmetic operator turned (`+` and `-`, `*` and `/`, `//` to `/`, `**` to `*`),
-  also in `+=` and friends; a unary `-` or `not` dropped;
-* a number off by one (`n` to `n + 1`), `True` and `False` swapped;
-* the first two arguments of a call swapped, and the entries of an index (`[:, None]` and
-  `[None, :]`) or of an `in_axes` / `out_axes` tuple reversed;
+  also in `+=` and friends; the operands of `-`, `/`, `**`, `@` swapped; a unary `-` or
+  `not` dropped;
+* a number off by one, ten times as large, zero or negated; `True` and `False` swapped;
+* the first two arguments of a call swapped, its last positional argument or a keyword
+  dropped, and the entries of an index (`[:, None]` and `[None, :]`) or of an `in_axes` /
+  `out_axes` tuple reversed; an `in_axes` entry 0 for `None` and back; `axis=` moved;
+* a dtype changed (`dtype=np.float32` for `np.float64`, in `astype` too);
+* a name swapped for another of its kind in scope (`key` for `subkey`, `t_jax` for
+  `t_jax64`, the wrong function timed: the copy-paste bug);
+* a statement deleted, a decorator dropped (`@numba.jit`, `@jax.jit`), `prange` for `range`;
 * `max` for `min` and back (also `argmax`, `maximum`, `nanmax`, ...);
 * a loop's bounds moved: `range(n)` to `range(n - 1)`, `range(a, b)` to `range(a + 1, b)`
   and `range(a, b - 1)` (`prange` too);
-* `block_until_ready` dropped, leaving the value it waited for.
+* `block_until_ready` dropped, leaving the value it waited for; `.best` for `.first`;
+* a figure's labels swapped (`label=` given another curve's, a list of labels reversed).
 
-What is printed is for the reader, so the arguments of `print` and the insides of f-strings
-are not mutated; a figure's drawing (calls on `plt`, `ax`, `fig`) is not either: a test
+A figure's drawing (calls on `plt`, `ax`, `fig`) is not mutated but for its labels: a test
 of the built pages looks at the figures; nor is how many times a timing repeats (`repeat=`):
-one run more times the same code. Everything a cell computes is.
+one run more times the same code. Everything else a cell computes or prints is.
 
 A mutant runs the cells before its cell, its cell, and the later cells its change can reach
 (affected_cells: those that read what the cell read or wrote, and what those need); a cell
@@ -96,10 +103,15 @@ EXTREMES = {"max": "min", "min": "max", "argmax": "argmin", "argmin": "argmax", 
             "nanargmax": "nanargmin", "nanargmin": "nanargmax"}
 LOOPS = {"range", "prange"}
 AXES_KEYWORDS = {"in_axes", "out_axes"}
-# Output for the reader, not computation: their arguments are not mutated.
-NOT_MUTATED_CALLS = {"print", "display",
-                     "run_line_magic", "run_cell_magic", "system"}    # IPython's `%timeit`, `!ls`
-NOT_MUTATED_OBJECTS = {"plt", "ax", "axes", "fig"}
+DIRECTION = {ast.Lt: ast.Gt, ast.Gt: ast.Lt, ast.LtE: ast.GtE, ast.GtE: ast.LtE}
+# Operators whose operands do not commute: swapping them is a bug of its own.
+NOT_COMMUTING = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.MatMult)
+DTYPES = {"float32": "float64", "float64": "float32", "int32": "int64", "int64": "int32"}
+TIMING_ATTRIBUTES = {"best": "first", "first": "best"}
+# IPython's machinery, not the reader's code: its arguments are not mutated.
+NOT_MUTATED_CALLS = {"display", "run_line_magic", "run_cell_magic", "system"}    # `%timeit`, `!ls`
+# A figure's drawing: only its labels are mutated (a legend that credits the wrong curve).
+DRAWING_OBJECTS = {"plt", "ax", "axes", "fig"}
 # How many times a timing repeats: one more run times the same code.
 TIMING_KEYWORDS = {"repeat", "runs", "number"}
 
@@ -124,10 +136,13 @@ class _Mutator(ast.NodeTransformer):
     """Walks a cell's syntax tree and numbers every place a mutation applies. With
     `target` set, it applies that one mutation (and no other) and stops."""
 
-    def __init__(self, target=None):
+    def __init__(self, target=None, known=(), modules=()):
         self.target = target
         self.sites = []              # (line, what the code said, what the mutant says, operator)
         self.applied = None
+        self.known = set(known)      # names bound before this cell, or in it: substitutes
+        self.modules = set(modules)  # names of imported modules: never substituted
+        self.labels = []             # the label strings of the cell's figures
 
     def _site(self, node, new, operator):
         """Offer the mutation `node` -> `new`; returns the node to keep in the tree."""
@@ -146,13 +161,67 @@ class _Mutator(ast.NodeTransformer):
                 return kept
         return node
 
-    def visit_JoinedStr(self, node):            # f-strings: text for the reader
+    def visit_JoinedStr(self, node):            # f-strings: the values they format
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue):
+                part.value = self.visit(part.value)
         return node
 
-    def visit_Expr(self, node):                 # a docstring or a bare string is text, too
+    def _deletable(self, node):
+        """A statement whose deletion leaves a program: `pass` in its place."""
+        return self._mutate(node, [(ast.Pass(), "statement deleted")])
+
+    def visit_Expr(self, node):                 # a docstring or a bare string is text
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return node
-        return self.generic_visit(node)
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Call) and _called_name(node.value)[1] in DRAWING_OBJECTS:
+            return node                          # drawing a figure: its labels are mutated
+        return self._deletable(node)
+
+    def visit_Assign(self, node):
+        self.generic_visit(node)
+        return self._deletable(node)
+
+    def visit_FunctionDef(self, node):
+        self.generic_visit(node)
+        variants = []
+        for i in range(len(node.decorator_list)):
+            new = copy.deepcopy(node)
+            del new.decorator_list[i]
+            variants.append((new, "decorator dropped"))
+        return self._mutate(node, variants)
+
+    def visit_Name(self, node):
+        """The copy-paste bug: another name of the same kind (`t_jax` for `t_jax64`, `key` for
+        `subkey`, the wrong function timed), the one most like it."""
+        if not isinstance(node.ctx, ast.Load) or node.id in self.modules or node.id in dir(builtins):
+            return node
+        candidates = sorted(name for name in self.known - self.modules - {node.id} if _same_kind(name, node.id))
+        if not candidates:
+            return node
+        import difflib
+        best = max(candidates, key=lambda name: difflib.SequenceMatcher(None, name, node.id).ratio())
+        return self._mutate(node, [(ast.Name(best, ast.Load()), "name swapped")])
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load) and node.attr in TIMING_ATTRIBUTES:
+            new = copy.deepcopy(node)
+            new.attr = TIMING_ATTRIBUTES[node.attr]
+            return self._mutate(node, [(new, "timing attribute")])
+        return node
+
+    def visit_List(self, node):                 # ["label a", "label b"]: labels the wrong way round
+        self.generic_visit(node)
+        strings = [e for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        if len(strings) == len(node.elts) >= 2 and len({e.value for e in strings}) > 1:
+            new = copy.deepcopy(node)
+            new.elts.reverse()
+            return self._mutate(node, [(new, "strings reversed")])
+        return node
+
+    visit_Tuple = visit_List
 
     def visit_Compare(self, node):
         self.generic_visit(node)
@@ -162,6 +231,10 @@ class _Mutator(ast.NodeTransformer):
                 new = copy.deepcopy(node)
                 new.ops[i] = COMPARE[type(op)]()
                 variants.append((new, "comparison"))
+            if type(op) in DIRECTION:
+                new = copy.deepcopy(node)
+                new.ops[i] = DIRECTION[type(op)]()
+                variants.append((new, "comparison direction"))
         return self._mutate(node, variants)
 
     def visit_BoolOp(self, node):
@@ -170,15 +243,28 @@ class _Mutator(ast.NodeTransformer):
         new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         return self._mutate(node, [(new, "boolean")])
 
-    def visit_BinOp(self, node):                # also `x += y` (AugAssign: an op, like BinOp)
+    def visit_BinOp(self, node):
         self.generic_visit(node)
-        if type(node.op) not in ARITHMETIC:
-            return node
-        new = copy.deepcopy(node)
-        new.op = ARITHMETIC[type(node.op)]()
-        return self._mutate(node, [(new, "arithmetic")])
+        variants = []
+        if type(node.op) in ARITHMETIC:
+            new = copy.deepcopy(node)
+            new.op = ARITHMETIC[type(node.op)]()
+            variants.append((new, "arithmetic"))
+        if isinstance(node.op, NOT_COMMUTING) and _source(node.left) != _source(node.right):
+            new = copy.deepcopy(node)
+            new.left, new.right = new.right, new.left
+            variants.append((new, "operands swapped"))
+        return self._mutate(node, variants)
 
-    visit_AugAssign = visit_BinOp
+    def visit_AugAssign(self, node):            # `x += y`: its operator, or the whole update
+        self.generic_visit(node)
+        variants = []
+        if type(node.op) in ARITHMETIC:
+            new = copy.deepcopy(node)
+            new.op = ARITHMETIC[type(node.op)]()
+            variants.append((new, "arithmetic"))
+        variants.append((ast.Pass(), "statement deleted"))
+        return self._mutate(node, variants)
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -191,7 +277,13 @@ class _Mutator(ast.NodeTransformer):
         if isinstance(value, bool):
             return self._mutate(node, [(ast.Constant(not value), "boolean")])
         if isinstance(value, (int, float)):
-            return self._mutate(node, [(ast.Constant(value + 1), "number")])
+            variants, seen = [], {value}
+            for new, operator in ((value + 1, "number"), (value * 10, "number scaled"), (0 * value, "number zeroed"),
+                                  (-value, "number negated")):
+                if new not in seen:
+                    seen.add(new)
+                    variants.append((ast.Constant(new), operator))
+            return self._mutate(node, variants)
         return node
 
     def visit_Subscript(self, node):
@@ -206,8 +298,10 @@ class _Mutator(ast.NodeTransformer):
 
     def visit_Call(self, node):
         name, base = _called_name(node)
-        if name in NOT_MUTATED_CALLS or base in NOT_MUTATED_OBJECTS:
+        if name in NOT_MUTATED_CALLS:
             return node
+        if base in DRAWING_OBJECTS:                 # a figure: only its labels
+            return self._mutate(node, self._label_swaps(node))
         node.func = self.visit(node.func)
         node.args = [self.visit(arg) for arg in node.args]
         for keyword in node.keywords:
@@ -215,6 +309,41 @@ class _Mutator(ast.NodeTransformer):
                 keyword.value = self.visit(keyword.value)
         variants = []
         func = node.func
+        if name == "prange":
+            new = copy.deepcopy(node)
+            new.func = ast.Name("range", ast.Load())
+            variants.append((new, "prange to range"))
+        if name == "astype" and node.args:
+            variants += self._dtype_swaps(node, lambda call: call.args, 0)
+        for i, keyword in enumerate(node.keywords):
+            if keyword.arg == "dtype":
+                variants += self._dtype_swaps(node, lambda call, i=i: call.keywords, i, keyword=True)
+            if (keyword.arg == "axis" and isinstance(keyword.value, ast.Constant)
+                    and isinstance(keyword.value.value, int)):
+                new = copy.deepcopy(node)
+                new.keywords[i].value = ast.Constant(0 if keyword.value.value != 0 else 1)
+                variants.append((new, "axis"))
+            if keyword.arg in AXES_KEYWORDS:
+                value = keyword.value
+                elements = value.elts if isinstance(value, ast.Tuple) else [value]
+                for j, element in enumerate(elements):
+                    if isinstance(element, ast.Constant) and (element.value is None or isinstance(element.value, int)):
+                        new = copy.deepcopy(node)
+                        target = new.keywords[i].value
+                        swapped = ast.Constant(0 if element.value is None else None)
+                        if isinstance(target, ast.Tuple):
+                            target.elts[j] = swapped
+                        else:
+                            new.keywords[i].value = swapped
+                        variants.append((new, "in_axes"))
+            if keyword.arg not in TIMING_KEYWORDS:
+                new = copy.deepcopy(node)
+                del new.keywords[i]
+                variants.append((new, "argument dropped"))
+        if len(node.args) >= 2 and not isinstance(node.args[-1], ast.Starred):
+            new = copy.deepcopy(node)
+            del new.args[-1]
+            variants.append((new, "argument dropped"))
         if name == "block_until_ready":
             if isinstance(func, ast.Attribute) and not node.args and base != "jax":
                 variants.append((copy.deepcopy(func.value), "block_until_ready dropped"))
@@ -254,24 +383,97 @@ class _Mutator(ast.NodeTransformer):
         return self._mutate(node, variants)
 
 
+    def _dtype_swaps(self, node, field, index, keyword=False):
+        """`dtype=np.float64` for `np.float32` (and back, and the integer widths), in a keyword
+        or in `astype`'s argument."""
+        value = field(node)[index].value if keyword else field(node)[index]
+        name = value.attr if isinstance(value, ast.Attribute) else value.id if isinstance(value, ast.Name) else (
+            value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None)
+        if name not in DTYPES:
+            return []
+        new = copy.deepcopy(node)
+        target = field(new)[index].value if keyword else field(new)[index]
+        if isinstance(target, ast.Attribute):
+            target.attr = DTYPES[name]
+        elif isinstance(target, ast.Name):
+            target.id = DTYPES[name]
+        else:
+            target.value = DTYPES[name]
+        return [(new, "dtype")]
+
+    def _label_swaps(self, node):
+        """A figure's `label=` given another label of the same cell: a legend that credits
+        one curve with another's data."""
+        variants = []
+        for i, keyword in enumerate(node.keywords):
+            if keyword.arg == "label" and isinstance(keyword.value, ast.Constant):
+                for other in self.labels:
+                    if other != keyword.value.value:
+                        new = copy.deepcopy(node)
+                        new.keywords[i].value = ast.Constant(other)
+                        variants.append((new, "label swapped"))
+                        break
+        return variants
+
+
+def _tokens(name):
+    return set(re.findall(r"[A-Za-z]+|\d+", name.replace("_", " ")))
+
+
+def _same_kind(a, b):
+    """Names a reader could swap by mistake: one ends with the other (`key`, `subkey`), or
+    they share a part (`t_jax`, `t_jax64`; `x_mesh`, `y_mesh`)."""
+    return a.endswith(b) or b.endswith(a) or bool(_tokens(a) & _tokens(b))
+
+
 def python_source(cell_source):
     """A cell's code as Python: IPython's `%magic` and `!shell` lines become the calls
     IPython makes of them, which the kernel runs the same way."""
     return TransformerManager().transform_cell(cell_source)
 
 
-def cell_sites(code):
+def _prepared(code, target=None, known=(), modules=()):
+    """A mutator for one cell: the names in scope (bound before it or in it), the modules
+    imported so far, and the labels its figures carry."""
+    tree = ast.parse(code)
+    bound, imported = _bound_and_imported(tree)
+    mutator = _Mutator(target, set(known) | bound, set(modules) | imported)
+    mutator.labels = sorted({k.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+                             for k in node.keywords if k.arg == "label" and isinstance(k.value, ast.Constant)
+                             and isinstance(k.value.value, str)})
+    return mutator, tree
+
+
+def _bound_and_imported(tree):
+    """(names a cell binds at any depth, module names it imports)."""
+    bound, modules = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.Import):
+            modules.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                name = alias.asname or alias.name
+                (modules if name in ("lax", "numba", "jnp", "np", "plt") else bound).add(name)
+    return bound, modules
+
+
+def cell_sites(code, known=(), modules=()):
     """Every mutation that applies to one cell's Python code, as (line in the cell, what
-    the code said, what the mutant says, operator)."""
-    mutator = _Mutator()
-    mutator.visit(ast.parse(code))
+    the code said, what the mutant says, operator). `known`: the names the lecture bound
+    before this cell (other names of the same kind are substitutes); `modules`: its imports."""
+    mutator, tree = _prepared(code, known=known, modules=modules)
+    mutator.visit(tree)
     return mutator.sites
 
 
-def mutate_cell(code, index):
+def mutate_cell(code, index, known=(), modules=()):
     """The cell's code with mutation number `index` (of cell_sites) applied, and that site."""
-    mutator = _Mutator(target=index)
-    tree = mutator.visit(ast.parse(code))
+    mutator, tree = _prepared(code, index, known, modules)
+    tree = mutator.visit(tree)
     if mutator.applied is None:
         raise IndexError(f"no mutation {index} in this cell")
     return ast.unparse(ast.fix_missing_locations(tree)), mutator.applied
@@ -321,6 +523,21 @@ def _digest(*parts):
     return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:10]
 
 
+def scopes(cells):
+    """For each code cell (nbval's number, cell), the names bound and the modules imported by
+    the cells before it: what a name in it may be mistaken for."""
+    known, modules, found = set(), set(), []
+    for _, cell in cells:
+        found.append((frozenset(known), frozenset(modules)))
+        try:
+            bound, imported = _bound_and_imported(ast.parse(python_source(cell.source)))
+        except SyntaxError:
+            continue
+        known |= bound
+        modules |= imported
+    return found
+
+
 def lecture_mutants(name, root=ROOT):
     """Every mutant of lectures/<name>.md, in cell order."""
     path = root / "lectures" / f"{name}.md"
@@ -328,12 +545,13 @@ def lecture_mutants(name, root=ROOT):
     starts = _cell_lines(path)
     mutants = []
     seen = {}         # the same change to the same line, again (in this cell or another): -2, -3, ...
-    for number, cell in code_cells(notebook):
+    cells = code_cells(notebook)
+    for (number, cell), (known, modules) in zip(cells, scopes(cells)):
         if is_hidden_check(cell):
             continue
         code = python_source(cell.source)
         lines = code.splitlines()
-        for site, (line, before, after, operator) in enumerate(cell_sites(code)):
+        for site, (line, before, after, operator) in enumerate(cell_sites(code, known, modules)):
             statement = lines[line - 1].strip() if line <= len(lines) else ""
             stable = _digest(name, statement, before, after)
             seen[stable] = seen.get(stable, 0) + 1
@@ -426,7 +644,8 @@ def mutated_notebook(mutant, root=ROOT):
     notebook = jupytext.read(root / "lectures" / f"{mutant.lecture}.md")
     cells = code_cells(notebook)
     cell = cells[mutant.cell][1]
-    code, applied = mutate_cell(python_source(cell.source), mutant.site)
+    known, modules = scopes(cells)[mutant.cell]
+    code, applied = mutate_cell(python_source(cell.source), mutant.site, known, modules)
     if applied[1:3] != (mutant.before, mutant.after):
         raise RuntimeError(f"{mutant.id}: the lecture changed since its mutants were listed")
     keep = affected_cells([python_source(c.source) for _, c in cells], mutant.cell)

@@ -48,10 +48,77 @@ def test_the_operators_plant_the_bugs_the_issue_lists():
         assert expected in found, expected
 
 
-def test_what_is_only_shown_is_not_mutated():
-    """print's arguments, f-strings, a figure's drawing and a timing's repeat count."""
+def test_what_is_printed_is_mutated_but_not_a_figures_drawing_or_a_timings_repeats():
+    """A printed value states a result (a solution's output is checked like any other), so
+    print's arguments and f-strings are mutated; a figure's drawing is read by the built pages'
+    tests, and only its labels are mutated; one more repeat of a timing runs the same code."""
     found = changes(CELL)
-    assert not {("a + 1", "a - 1"), ("b - 1", "b + 1"), ("3", "4"), ("y + 1", "y - 1")} & found
+    assert {("a + 1", "a - 1"), ("b - 1", "b + 1")} <= found
+    assert not {("3", "4"), ("y + 1", "y - 1")} & found
+
+
+NEW_KINDS = textwrap.dedent("""\
+    @numba.jit(parallel=True)
+    def total(x):
+        s = 0.0
+        for i in numba.prange(len(x)):
+            s += x[i]
+        return s
+    key, subkey = jax.random.split(key)
+    draws = jax.random.normal(subkey, (3,))
+    t_jax = time_call(total, grid)
+    t_jax64 = time_call(total, grid64)
+    words = compare_speed(t_jax64.best, t_numpy.best)
+    z = np.ones(3, dtype=np.float32).astype("float64")
+    m = jnp.max(a, axis=1)
+    f_vec = jax.vmap(f, in_axes=(None, 0))
+    d = x - y
+    if n < 10:
+        n = 2.5
+    for k, label in enumerate(["Numba", "JAX"]):
+        ax.plot(x, y, label="Numba curve")
+        ax.plot(y, x, label="JAX curve")
+    """)
+
+
+@pytest.mark.parametrize("kind, before, after", [
+    ("name swapped", "subkey", "key"),
+    ("name swapped", "t_jax64", "t_jax"),
+    ("statement deleted", "s += x[i]", "pass"),
+    ("statement deleted", "key, subkey = jax.random.split(key)", "pass"),
+    ("decorator dropped", "@numba.jit(parallel=True)", None),
+    ("prange to range", "numba.prange(len(x))", "range(len(x))"),
+    ("dtype", "np.ones(3, dtype=np.float32)", "np.ones(3, dtype=np.float64)"),
+    ("dtype", "np.ones(3, dtype=np.float32).astype('float64')", "np.ones(3, dtype=np.float32).astype('float32')"),
+    ("axis", "jnp.max(a, axis=1)", "jnp.max(a, axis=0)"),
+    ("in_axes", "jax.vmap(f, in_axes=(None, 0))", "jax.vmap(f, in_axes=(0, 0))"),
+    ("operands swapped", "x - y", "y - x"),
+    ("argument dropped", "jnp.max(a, axis=1)", "jnp.max(a)"),
+    ("argument dropped", "time_call(total, grid)", "time_call(total)"),
+    ("timing attribute", "t_jax64.best", "t_jax64.first"),
+    ("comparison direction", "n < 10", "n > 10"),
+    ("number scaled", "10", "100"),
+    ("number zeroed", "2.5", "0.0"),
+    ("number negated", "2.5", "-2.5"),
+    ("strings reversed", "['Numba', 'JAX']", "['JAX', 'Numba']"),
+    ("label swapped", "ax.plot(x, y, label='Numba curve')", "ax.plot(x, y, label='JAX curve')"),
+])
+def test_each_kind_of_bug_the_issue_lists_is_planted(kind, before, after):
+    known = {"key", "grid", "grid64", "t_numpy", "a", "f", "x", "y", "n", "ax", "time_call", "compare_speed"}
+    sites = lm.cell_sites(NEW_KINDS, known=known, modules={"np", "jnp", "jax", "numba"})
+    planted = [(b, a) for _, b, a, operator in sites if operator == kind]
+    assert planted, kind
+    if after is None:                               # a decorator's removal rewrites the whole def
+        assert any(before in b and before not in a for b, a in planted), planted
+    else:
+        assert (before, after) in planted, planted
+
+
+def test_a_name_is_swapped_only_for_a_name_of_its_kind_and_never_for_a_module():
+    sites = lm.cell_sites("y = np.sum(grid) + offset", known={"grid_jax", "offset", "np", "total"},
+                          modules={"np"})
+    swaps = {(b, a) for _, b, a, operator in sites if operator == "name swapped"}
+    assert swaps == {("grid", "grid_jax")}
 
 
 def test_each_mutant_changes_its_one_place_and_still_parses():

@@ -32,18 +32,43 @@ from booktools.book import ROOT
 from booktools.sandbox import kernel_python, why_not_sandboxed
 
 MAX_ZIP_BYTES = 2_000_000_000
-GRADER_FILES = ["grading.py", "remote.py", "sandbox.py", "tampering.py"]
+# The lecture helpers the checks run (they import them), beside the lectures.
+CHECK_HELPERS = ["lecture_tools.py", "benchmarks.py"]
 
 
 def sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def grader_version(doc):
+def grader_files(root=ROOT):
+    """The files a grade depends on besides the lecture and the submission: booktools.grading
+    and every booktools module it imports, at any depth and inside functions too (read from
+    their syntax, so that no list kept by hand can leave one out), and the lecture helpers
+    the checks import."""
+    import ast
+    package = Path(root) / "booktools"
+    found, waiting = set(), ["grading"]
+    while waiting:
+        name = waiting.pop()
+        path = package / f"{name}.py"
+        if name in found or not path.is_file():
+            continue
+        found.add(name)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "booktools":
+                waiting += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("booktools."):
+                waiting.append(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                waiting += [a.name.split(".")[1] for a in node.names if a.name.startswith("booktools.")]
+    return sorted(package / f"{name}.py" for name in found) + [Path(root) / "lectures" / h for h in CHECK_HELPERS]
+
+
+def grader_version(doc, root=ROOT):
     """What a result depends on besides the submission: the lecture and the grader's code."""
-    digest = hashlib.sha256((ROOT / f"{doc}.md").read_bytes())
-    for name in GRADER_FILES:
-        digest.update((ROOT / "booktools" / name).read_bytes())
+    digest = hashlib.sha256((Path(root) / f"{doc}.md").read_bytes())
+    for path in grader_files(root):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

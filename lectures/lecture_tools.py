@@ -54,7 +54,7 @@ def is_compiled(fn):
     return callable(getattr(fn, "lower", None)) or callable(getattr(fn, "py_func", None))
 
 
-_JAX_COMPILES = []            # one entry per XLA compilation, once `_count_compilations` listens
+_JAX_COMPILES = []            # one entry per XLA compilation, once `_compiles` listens
 
 
 def _on_jax_event(event, duration, **kwargs):

@@ -159,6 +159,24 @@ def test_the_gradebook_has_a_row_per_submission_and_a_column_per_question(tmp_pa
     assert table[0]["notes"] == "cell 4: NameError" and table[1]["error"] == "is not a Jupyter notebook"
 
 
+def test_an_edit_to_any_module_grading_imports_invalidates_saved_grades(tmp_path):
+    """student.py (the solutions stripped) and notebooks.py (the setup cells) among them:
+    the list is read from the imports, not kept by hand."""
+    import shutil
+    names = {path.name for path in gradebook.grader_files()}
+    assert {"grading.py", "remote.py", "sandbox.py", "tampering.py", "student.py", "notebooks.py", "book.py",
+            "lecture_tools.py", "benchmarks.py"} <= names, names
+    shutil.copytree(ROOT / "booktools", tmp_path / "booktools")
+    shutil.copytree(ROOT / "lectures", tmp_path / "lectures")
+    before = gradebook.grader_version("lectures/numpy", tmp_path)
+    assert before == gradebook.grader_version("lectures/numpy")
+    for name in ("student.py", "notebooks.py"):
+        path = tmp_path / "booktools" / name
+        path.write_text(path.read_text() + "\n# an edit\n")
+        assert gradebook.grader_version("lectures/numpy", tmp_path) != before, name
+        before = gradebook.grader_version("lectures/numpy", tmp_path)
+
+
 def test_a_result_is_reused_only_for_the_same_bytes_and_the_same_grader(tmp_path):
     nb = tmp_path / "a.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), nb)

@@ -38,7 +38,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv check notebooks html student assignments grade sandbox latex pdf chromium test test-gpu portability release bench mutation mutation-helpers mutation-lectures screenshots serve clean environment.yml
+.PHONY: help venv check require-gpu notebooks html student assignments grade sandbox latex pdf chromium test test-gpu portability release bench mutation mutation-helpers mutation-lectures screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,7 +67,11 @@ check: $(STAMP)  ## Fast check for the edit loop (nothing executed or built): ru
 # Both builds execute lectures through the same cache, so each lecture runs once.
 JB_BUILD = $(BIN)/jupyter-book build $(BOOK) -W -n --keep-going
 
-notebooks: $(STAMP)  ## Write clean .ipynb notebooks for Colab/Binder/download into _build/notebooks
+# REQUIRE_GPU=1 (the GPU job): stop before any build unless JAX sees a GPU, naming what it sees.
+require-gpu: $(STAMP)  ## With REQUIRE_GPU=1, fail at once unless JAX computes on a GPU (make test runs it first)
+	@test "$(REQUIRE_GPU)" != 1 || $(BIN)/python -m booktools.require_gpu
+
+notebooks: $(STAMP) require-gpu  ## Write clean .ipynb notebooks for Colab/Binder/download into _build/notebooks
 	@mkdir -p $(BOOK)/_build
 	$(JB_BUILD) --builder custom --custom-builder jupyter 2>&1 | tee $(BOOK)/_build/notebooks.log \
 	  || { echo "Notebook build failed: the full log is in $(BOOK)/_build/notebooks.log"; exit 1; }

@@ -25,6 +25,7 @@ and the tests import it like any other package.
     lecture_mutation `make mutation-lectures`: mutants of the lectures' own code cells
     stopwatch     finds checks that decide by a duration, a speed ratio or a core count
     portability   `make portability`: lectures and grading under other machines' conditions
+    require_gpu   REQUIRE_GPU=1: fail at once unless JAX computes on a GPU
     pytest_lectures  the pytest plugin that runs every lecture, cell by cell, under nbval
     extensions/   the Sphinx extensions named in _config.yml
 

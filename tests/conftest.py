@@ -20,6 +20,14 @@ if Path(__file__).resolve().parent.parent.name == "mutants":
 BUILT = {"built_html", "built_notebooks", "student", "edition", "pdf", "colab"}
 
 
+def pytest_sessionstart(session):
+    """REQUIRE_GPU=1 (the GPU job): stop before the first test unless JAX computes on a GPU."""
+    from booktools.require_gpu import problem
+    reason = problem()
+    if reason:
+        pytest.exit(reason, returncode=1)
+
+
 @pytest.hookimpl(tryfirst=True)   # before `-m` deselects by marker
 def pytest_collection_modifyitems(items):
     for item in items:

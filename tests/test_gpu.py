@@ -5,28 +5,18 @@ silently fell back to the CPU (a missing CUDA plugin, a driver mismatch) fails i
 of passing with CPU numbers.
 """
 import os
+import re
 import subprocess
 import sys
 
 import jax
 
+from booktools import require_gpu
 from booktools.layout import ROOT
 
 
-def gpu_requirement_problem():
-    """Why the REQUIRE_GPU=1 promise is broken here, or None."""
-    if os.environ.get("REQUIRE_GPU") != "1":
-        return None
-    backend = jax.default_backend()
-    if backend == "gpu":
-        return None
-    return (f"REQUIRE_GPU=1 but JAX's default backend is {backend!r} (devices: {jax.devices()}). "
-            "Run on a machine with an NVIDIA GPU and driver, with the CUDA overlay installed "
-            "(`make test-gpu` installs requirements-gpu.txt).")
-
-
 def test_jax_uses_a_gpu_when_the_gpu_job_requires_one():
-    problem = gpu_requirement_problem()
+    problem = require_gpu.problem()
     assert problem is None, problem
 
 
@@ -41,3 +31,20 @@ def test_requiring_a_gpu_fails_exactly_when_there_is_none():
     else:
         assert result.returncode == 1, output
         assert f"REQUIRE_GPU=1 but JAX's default backend is '{jax.default_backend()}'" in output
+
+
+def test_requiring_a_gpu_stops_make_test_before_any_build_and_pytest_before_any_test():
+    """The check runs first: as `make test`'s first step (a prerequisite of the first build)
+    and when pytest starts, so a GPU job whose CUDA install broke fails in seconds."""
+    result = subprocess.run([sys.executable, "-m", "booktools.require_gpu"], cwd=ROOT,
+                            env={**os.environ, "REQUIRE_GPU": "1"}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == (0 if jax.default_backend() == "gpu" else 1), result.stderr
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^notebooks: .*\brequire-gpu\b", makefile, re.M)
+    assert "python -m booktools.require_gpu" in makefile
+    if jax.default_backend() != "gpu":
+        command = [sys.executable, "-m", "pytest", "tests/test_config.py", "-q", "-p", "no:cacheprovider"]
+        started = subprocess.run(command, cwd=ROOT, env={**os.environ, "REQUIRE_GPU": "1"},
+                                 capture_output=True, text=True, timeout=300)
+        assert started.returncode != 0 and "REQUIRE_GPU=1 but JAX" in started.stdout + started.stderr
+        assert " passed" not in started.stdout                          # not one test ran

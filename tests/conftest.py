@@ -1,6 +1,7 @@
 """Fixtures for the site's tests. Helpers live in the booktools package, not here."""
 import importlib
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,29 @@ def student():
     if not (STUDENT / "html" / "index.html").exists() or not (STUDENT / "notebooks").is_dir():
         pytest.fail(f"no student edition in {STUDENT}: run `make student` first (`make test` does)")
     return STUDENT
+
+
+# What the suite costs against what executing the lectures costs, in the same run: a figure
+# to watch as the site grows (no test fails on it). Every test's time goes to
+# _build/test-durations.txt.
+_TIMES = {}
+
+
+def pytest_runtest_logreport(report):
+    _TIMES[report.nodeid] = _TIMES.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _TIMES or hasattr(terminalreporter.config, "workerinput"):
+        return
+    started = getattr(terminalreporter, "_sessionstarttime", None)
+    wall = time.time() - started if started else sum(_TIMES.values())
+    lectures = sum(t for nodeid, t in _TIMES.items() if nodeid.startswith("lectures/"))
+    from booktools.layout import BUILD
+    BUILD.mkdir(parents=True, exist_ok=True)
+    (BUILD / "test-durations.txt").write_text(
+        "".join(f"{t:9.2f} s  {nodeid}\n" for nodeid, t in sorted(_TIMES.items(), key=lambda item: -item[1])))
+    line = f"suite {wall:.0f} s of wall time; the lectures' cells {lectures:.0f} s"
+    if lectures:
+        line += f"; the suite took {wall / lectures:.1f} times the lectures' own execution"
+    terminalreporter.write_line(line + " (every test's time: _build/test-durations.txt)")

@@ -55,19 +55,13 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from booktools import tampering
+from booktools import lecture_source, tampering
 from booktools.book import ROOT, lectures
 from booktools.remote import KERNEL_HELPER, KernelLink, RemoteError, lambda_sources
 from booktools.requirements import python_version
 from booktools.sandbox import SandboxKernel, kernel_python
 from booktools.student import PLACEHOLDER_CODE, strip_solutions
 
-SOLUTION_AND_CHECK = re.compile(
-    r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n\n```\{code-cell\} ipython3\n"
-    r":tags: \[remove-cell\]\n(.*?)^```$", re.M | re.S)
-EXERCISE = re.compile(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", re.M | re.S)
-SOLUTION_BLOCK = re.compile(r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n", re.M | re.S)
-POINTS = re.compile(r"^\*\*Points:\*\* (\d+(?:\.\d+)?)\s*$", re.M)
 HEADING = re.compile(r"^### (Exercise (\d+)\.(\d+))", re.M)
 
 
@@ -84,17 +78,15 @@ class Question:
 
 
 def questions(doc):
-    """The graded questions of lecture `doc` ('lectures/numpy'), in order."""
+    """The graded questions of lecture `doc` ('lectures/numpy'), in order (read by
+    booktools.lecture_source, the one reader of the lecture format)."""
     text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
-    checks = dict(SOLUTION_AND_CHECK.findall(text))
     chapter = lectures().index(doc) + 1
     found = []
-    for number, (label, statement) in enumerate(EXERCISE.findall(text), 1):
-        points = POINTS.search(statement)
-        if points is None or label not in checks:
-            raise ValueError(f"{doc}: exercise {label} needs a '**Points:** N' line and a check")
-        found.append(Question(label, f"Exercise {chapter}.{number}", float(points.group(1)),
-                              checks[label]))
+    for number, exercise in enumerate(lecture_source.exercises(text), 1):
+        if not lecture_source.POINTS.search(exercise.statement) or exercise.check is None:
+            raise ValueError(f"{doc}: exercise {exercise.label} needs a '**Points:** N' line and a check")
+        found.append(Question(exercise.label, f"Exercise {chapter}.{number}", exercise.points, exercise.check))
     return found
 
 
@@ -250,18 +242,14 @@ def _lecture_helpers(cells):
 def solution_code(doc):
     """{label: the code of its solution's cells, joined}, in the order of lecture `doc`."""
     text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
-    return {block.group(1): "\n".join(c.source for c in jupytext.reads(block.group(0), "md:myst").cells
-                                      if c.cell_type == "code")
-            for block in SOLUTION_BLOCK.finditer(text)}
+    return {exercise.label: exercise.solution for exercise in lecture_source.exercises(text)}
 
 
 def student_names(doc):
     """{label: names} the check of each question reads that the exercise's answer defines:
     these come from the student's kernel, everything else from the trusted lecture."""
-    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
     found = {label: _top_level_names(code) for label, code in solution_code(doc).items()}
-    checks = dict(SOLUTION_AND_CHECK.findall(text))
-    return {label: sorted(found.get(label, set()) & _free_names(check)) for label, check in checks.items()}
+    return {q.label: sorted(found.get(q.label, set()) & _free_names(q.check)) for q in questions(doc)}
 
 
 def trusted_namespace(doc):

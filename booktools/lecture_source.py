@@ -66,19 +66,35 @@ class Exercise:
     points: float
     optional: bool      # beyond the lecture's stated time
     solution: str       # the code of its solution's cells, joined
+    check: str = None   # the hidden cell right after the solution: the question's test
+
+
+SOLUTION = re.compile(r"^```\{solution-start\} (\S+)\n(.*?)^```\{solution-end\}\n```\n", re.M | re.S)
+CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n((?::[^\n]*\n)*)(.*?)^```$", re.M | re.S)
+
+
+def _tags(options):
+    found = re.search(r"^:tags:(.*)$", options, re.M)
+    return re.findall(r"[\w-]+", found.group(1)) if found else []
 
 
 def exercises(text):
-    """The exercises of a lecture's source, in order, with their solutions' code."""
-    solutions = {}
-    for label, block in re.findall(r"^```\{solution-start\} (\S+)\n(.*?)^```\{solution-end\}", text, re.M | re.S):
-        cells = re.findall(r"^```\{code-cell\}[^\n]*\n((?::[^\n]*\n)*)(.*?)^```$", block, re.M | re.S)
-        solutions[label] = "\n".join(code.rstrip("\n") for _, code in cells)
+    """The exercises of a lecture's source, in order, with their solutions' code and the
+    check that follows each solution (its first code cell after the solution, when that
+    cell is hidden: tag `remove-cell`, whatever else the tags say, and blank lines between)."""
+    solutions, checks = {}, {}
+    for block in SOLUTION.finditer(text):
+        label = block.group(1)
+        solutions[label] = "\n".join(code.rstrip("\n") for _, code in CODE_CELL.findall(block.group(2)))
+        rest = text[block.end():]
+        after = CODE_CELL.match(text, block.end() + len(rest) - len(rest.lstrip("\n")))
+        if after and "remove-cell" in _tags(after.group(1)):
+            checks[label] = after.group(2)
     found = []
     for label, statement in re.findall(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", text, re.M | re.S):
         points = POINTS.search(statement)
         found.append(Exercise(label, statement, float(points.group(1)) if points else 0.0,
-                              bool(OPTIONAL.search(statement)), solutions.get(label, "")))
+                              bool(OPTIONAL.search(statement)), solutions.get(label, ""), checks.get(label)))
     return found
 
 

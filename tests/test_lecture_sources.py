@@ -775,3 +775,17 @@ def test_a_shown_cell_that_reads_a_hidden_name_is_caught():
     page = ("# T\n\n```{code-cell} ipython3\n:tags: [remove-cell]\nratio = 2\n```\n\n"
             "```{code-cell} ipython3\nprint(ratio, len([1]))\n```\n")
     assert reads_what_only_hidden_cells_define(page) == ["ratio"]
+
+
+def test_the_reader_finds_a_check_however_its_cell_is_written():
+    """Blank lines before the check and more tags than remove-cell: one reader, one answer
+    (the three parsers it replaced disagreed on both)."""
+    text = ("```{exercise}\n:label: t-ex1\n\nDo it.\n\n**Points:** 2\n```\n\n"
+            "```{solution-start} t-ex1\n:class: dropdown\n```\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
+            "```{solution-end}\n```\n\n\n\n```{code-cell} ipython3\n:tags: [remove-cell, hide-output]\n"
+            "assert x == 1, 'x'\n```\n")
+    [exercise] = lecture_source.exercises(text)
+    assert (exercise.label, exercise.points, exercise.solution, exercise.check) == ("t-ex1", 2.0, "x = 1",
+                                                                                     "assert x == 1, 'x'\n")
+    shown = text.replace(":tags: [remove-cell, hide-output]\n", "")
+    assert lecture_source.exercises(shown)[0].check is None          # a shown cell is not a check

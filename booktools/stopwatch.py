@@ -38,6 +38,8 @@ MEASURED_ATTRIBUTES = {"best", "first", "runs", "compile_estimate", "elapsed", "
                        "ru_minflt", "ru_majflt", "ru_utime", "ru_stime"}
 # Keys of measurement records (benchmarks.py): seconds, bytes per second, ratios to a reference.
 MEASURED_KEY = re.compile(r"(_s|_Bps|_seconds|_threads|_cores)$|^(best|first|elapsed|x_reference|t_\w+)$")
+# Names that say they hold a duration, wherever the value came from (a helper's return).
+MEASURED_NAME = re.compile(r"^(seconds|elapsed|duration|wall|speedup)$|_(seconds|elapsed|duration)$")
 # Calls through which a measured value stays measured.
 PASSING_CALLS = {"min", "max", "sum", "abs", "float", "int", "round", "mean", "median", "array",
                  "asarray", "approx", "all", "any", "bool"}
@@ -85,7 +87,7 @@ def _measured(node, scope):
     if node is None:
         return False
     if isinstance(node, ast.Name):
-        return scope.has(node.id)
+        return scope.has(node.id) or bool(MEASURED_NAME.search(node.id))
     if isinstance(node, ast.Call):
         name = _call_name(node.func)
         if name in MEASURING_CALLS or _is_clock(node):

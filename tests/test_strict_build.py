@@ -84,12 +84,11 @@ def test_failing_cell_fails_the_build_naming_lecture_and_cell(tmp_path):
 
 
 def test_hanging_cell_hits_the_lectures_timeout(tmp_path):
-    code, output, seconds = build(make_book(tmp_path, cell="import time\ntime.sleep(300)",
-                                            timeout=5))
+    code, output, _ = build(make_book(tmp_path, cell="import time\ntime.sleep(300)", timeout=5))
     assert code != 0
     assert "lectures/fixture.md" in output
+    # The cell sleeps 300 s: only the lecture's 5 s timeout ends it with this error.
     assert "CellTimeoutError" in output or "timed out" in output
-    assert seconds < 120, f"the 5 s cell timeout was not applied: the build took {seconds:.0f} s"
 
 
 def test_broken_cross_reference_fails_the_build(tmp_path):

@@ -90,6 +90,14 @@ class Timing:
     fn: object = field(default=None, repr=False, compare=False)     # ... the function
     args: tuple = field(default=(), repr=False, compare=False)      # ... and its arguments
     kwargs: dict = field(default_factory=dict, repr=False, compare=False)
+    precision: str = None            # the dtype of what the call returned ("float64"), read from it
+    device: str = None               # where it computed: "cpu", or the JAX arrays' platform ("gpu")
+
+    @property
+    def name(self):
+        """The timed function's own name (`compute_max_numba`): a label that cannot name
+        another function than the one timed."""
+        return getattr(self.fn, "__name__", type(self.fn).__name__)
 
     def result(self):
         """What the timed call returns, computed once more: a hidden check's way to check
@@ -130,6 +138,7 @@ def time_call(fn, *args, repeat=5, **kwargs):
     result, compiled = _compiles(lambda: fn(*args, **kwargs))
     dispatched = time.perf_counter() - start
     arrays = jax_arrays_in(result)                    # outside the clock
+    precision, device = _precision_of(result), _device_of(arrays)
     start = time.perf_counter()
     for array in arrays:
         array.block_until_ready()
@@ -149,7 +158,31 @@ def time_call(fn, *args, repeat=5, **kwargs):
         call()                                        # its result is freed before the clock stops
         runs.append(time.perf_counter() - start)
     return Timing(first=first, best=min(runs), runs=runs, compiled=compiled,
-                  call=lambda: fn(*args, **kwargs), fn=fn, args=args, kwargs=kwargs)
+                  call=lambda: fn(*args, **kwargs), fn=fn, args=args, kwargs=kwargs,
+                  precision=precision, device=device)
+
+
+def _precision_of(result):
+    """The dtype name of the first number or array in `result` (a Python float is a
+    float64), or None when it holds none."""
+    leaves = result if isinstance(result, (list, tuple)) else [result]
+    for leaf in leaves:
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is not None:
+            return str(dtype)
+        if isinstance(leaf, float):
+            return "float64"
+        if isinstance(leaf, (list, tuple)) and leaf:
+            return _precision_of(leaf)
+    return None
+
+
+def _device_of(arrays):
+    """Where JAX `arrays` live ("gpu", "cpu"), or "cpu" for a result with none (NumPy,
+    Numba and Python compute on the host)."""
+    platforms = sorted({device.platform for array in arrays if hasattr(array, "devices")
+                        for device in array.devices()})
+    return "+".join(platforms) if platforms else "cpu"
 
 
 def fmt_seconds(seconds):

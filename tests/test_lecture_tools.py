@@ -369,3 +369,17 @@ def test_a_comparison_records_how_far_it_was_from_other_words_when_asked(tmp_pat
     assert first["words"] == words == "2.0 times faster than" and first["line"] == "words = lt.compare_speed(1.0, 2.0)"
     assert first["margin"] == pytest.approx(2.0 / 1.1)
     assert second["words"] == "the same as" and second["margin"] == pytest.approx(1e6 / 1.05e6 / 0.9)
+
+
+def test_a_timing_carries_what_was_timed_read_from_the_call():
+    import jax.numpy as jnp
+
+    def halve(x):
+        return x / 2
+
+    timing = lt.time_call(halve, np.ones(3, dtype=np.float32), repeat=1)
+    assert (timing.name, timing.precision, timing.device) == ("halve", "float32", "cpu")
+    timing = lt.time_call(halve, jnp.ones(3), repeat=1)
+    assert (timing.precision, timing.device) == ("float32", jnp.ones(1).devices().pop().platform)
+    assert lt.time_call(lambda: [0.5, 1.5], repeat=1).precision == "float64"      # Python floats
+    assert lt.time_call(lambda: None, repeat=1).precision is None

@@ -44,7 +44,8 @@ MEASURED_NAME = re.compile(r"^(seconds|elapsed|duration|wall|speedup)$|_(seconds
 PASSING_CALLS = {"min", "max", "sum", "abs", "float", "int", "round", "mean", "median", "array",
                  "asarray", "approx", "all", "any", "bool"}
 # Attributes of a measured object that are not measurements (what a timed call compiled).
-FACTS = {"compiled", "call", "result", "shape", "dtype", "ndim", "size", "nbytes", "devices"}
+FACTS = {"compiled", "call", "result", "shape", "dtype", "ndim", "size", "nbytes", "devices",
+         "name", "fn", "args", "kwargs", "precision", "device"}
 # Functions whose own comparisons are the sanctioned kind.
 SANCTIONED = {"assert_took"}
 

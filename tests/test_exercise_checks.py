@@ -190,7 +190,7 @@ WRONG = {
         "vectorized-ex1": {"a serial loop": (SERIAL_ARGMAX, "no loop runs in parallel")},
         "vectorized-ex3": {"racing makes it slow": ("naive_answer = 'A'", "AssertionError"),
                            "the last thread wins": ("naive_answer = 'C'", "AssertionError")},
-        "vectorized-ex4": {"vmap saves memory": ("vmap_plans_less = True", "AssertionError")},
+        "vectorized-ex4": {"a row at a time saves memory": ("rows_plan_less = True", "AssertionError")},
     },
     "lectures/sequential": {
         "sequential-ex3": {"faster cores": ("gpu_prediction = ('B', 1)", "AssertionError"),

@@ -74,7 +74,7 @@ HARDWARE_INDEPENDENT = {
         "an exercise's statement: it defines what the function returns, it states no measurement",
     ("vectorized.md", "* **A**: it returns the maximum; it is only slower"):
         "a wrong choice offered in an exercise, stated as such (its solution and check say why)",
-    ("vectorized.md", "Before measuring, predict: does version 1"):
+    ("vectorized.md", "Before measuring, predict: does XLA plan less memory"):
         "an exercise's question; its check compares the prediction with XLA's plan on the machine grading it",
     ("sequential.md", "On a GPU, which of these would you expect"):
         "an exercise's question, asking for a prediction",
@@ -94,6 +94,8 @@ HARDWARE_INDEPENDENT = {
         "what an exercise's check tests: a statistical tolerance on pi, not a measurement of speed",
     ("sequential.md", "The check compares `qm_mean` with the mean of the series"):
         "what an exercise's check tests: XLA's memory plan, the same on every machine for these sizes",
+    ("scaling.md", "Each record is a dict, and you need its keys"):
+        "names the records' keys and their units; it states no measurement",
     ("instructors.md", "The times follow one rule"):
         "the rule for stated times (booktools.reading), in words: minutes per word, cell, point and line",
     ("instructors.md", "By that rule no lecture asks for more than"):

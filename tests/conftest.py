@@ -21,8 +21,12 @@ if Path(__file__).resolve().parent.parent.name == "mutants":
 BUILT = {"built_html", "built_notebooks", "student", "edition", "pdf", "colab"}
 
 
+_STARTED = []
+
+
 def pytest_sessionstart(session):
     """REQUIRE_GPU=1 (the GPU job): stop before the first test unless JAX computes on a GPU."""
+    _STARTED.append(time.perf_counter())
     from booktools.require_gpu import problem
     reason = problem()
     if reason:
@@ -73,8 +77,7 @@ def pytest_runtest_logreport(report):
 def pytest_terminal_summary(terminalreporter):
     if not _TIMES or hasattr(terminalreporter.config, "workerinput"):
         return
-    started = getattr(terminalreporter, "_sessionstarttime", None)
-    wall = time.time() - started if started else sum(_TIMES.values())
+    wall = time.perf_counter() - _STARTED[0] if _STARTED else sum(_TIMES.values())
     lectures = sum(t for nodeid, t in _TIMES.items() if nodeid.startswith("lectures/"))
     from booktools.layout import BUILD
     BUILD.mkdir(parents=True, exist_ok=True)

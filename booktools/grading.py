@@ -137,21 +137,7 @@ ALWAYS = re.compile(r"^\s*(import|from)\s|config\.update|set_num_threads|enable_
 
 def _defs_and_uses(source):
     """Names a cell may bind, and names it may read (both over-approximated)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set(), set()
-    defs, uses = set(), set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (uses if isinstance(node.ctx, ast.Load) else defs).add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            defs.add(node.name)
-        elif isinstance(node, ast.Import):
-            defs.update((a.asname or a.name).split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            defs.update(a.asname or a.name for a in node.names)
-    return defs, uses
+    return lecture_source.cell_names(source, arguments=False)
 
 
 def _top_level_names(source):

@@ -243,13 +243,18 @@ class _Mutator(ast.NodeTransformer):
         new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         return self._mutate(node, [(new, "boolean")])
 
+    @staticmethod
+    def _operator_turned(node):
+        """`+` for `-` and the like, in `a - b` or `a -= b`."""
+        if type(node.op) not in ARITHMETIC:
+            return []
+        new = copy.deepcopy(node)
+        new.op = ARITHMETIC[type(node.op)]()
+        return [(new, "arithmetic")]
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
-        variants = []
-        if type(node.op) in ARITHMETIC:
-            new = copy.deepcopy(node)
-            new.op = ARITHMETIC[type(node.op)]()
-            variants.append((new, "arithmetic"))
+        variants = self._operator_turned(node)
         if isinstance(node.op, NOT_COMMUTING) and _source(node.left) != _source(node.right):
             new = copy.deepcopy(node)
             new.left, new.right = new.right, new.left
@@ -258,13 +263,7 @@ class _Mutator(ast.NodeTransformer):
 
     def visit_AugAssign(self, node):            # `x += y`: its operator, or the whole update
         self.generic_visit(node)
-        variants = []
-        if type(node.op) in ARITHMETIC:
-            new = copy.deepcopy(node)
-            new.op = ARITHMETIC[type(node.op)]()
-            variants.append((new, "arithmetic"))
-        variants.append((ast.Pass(), "statement deleted"))
-        return self._mutate(node, variants)
+        return self._mutate(node, self._operator_turned(node) + [(ast.Pass(), "statement deleted")])
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)

@@ -103,18 +103,22 @@ def solution_lines(code):
     return sum(1 for line in code.splitlines() if line.strip() and not line.strip().startswith("#"))
 
 
-def cell_names(code):
+def cell_names(code, arguments=True):
     """(names a cell binds, names it reads) from its syntax, IPython's magics read as
-    IPython runs them. Over-approximated: a name bound anywhere in the cell counts."""
+    IPython runs them; (set(), set()) for code that does not parse. Over-approximated: a
+    name bound anywhere in the cell counts, its functions' parameters too (`arguments`)."""
     from IPython.core.inputtransformer2 import TransformerManager
-    tree = ast.parse(TransformerManager().transform_cell(code))
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(code))
+    except SyntaxError:
+        return set(), set()
     bound, read = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.add(node.name)
-        elif isinstance(node, ast.arg):
+        elif isinstance(node, ast.arg) and arguments:
             bound.add(node.arg)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)

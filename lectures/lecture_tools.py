@@ -10,7 +10,7 @@ Lectures import this module for jobs they would otherwise each repeat:
 * memory: `peak_allocation` (NumPy, via tracemalloc), `compiled_bytes` (XLA's plan),
   `minor_faults` (pages the operating system handed a call for the first time);
 * readable numbers: `fmt_seconds`, `fmt_bytes`, `fmt_power_of_ten`, `compare_speed`,
-  `compare_size`;
+  `compare_timed` (two Timings, their precision checked against the text's), `compare_size`;
 * sizing a run to the machine: `probe_exponent` and `affordable_length` turn a short
   probe at two sizes into the largest run that fits a time budget, so a library
   release whose cost grows faster than expected cannot make a lecture hang;
@@ -228,6 +228,18 @@ def compare_speed(new, old, tolerance=0.1):
     return _compare(new, old, tolerance, "times", "about as fast as", "faster than", "slower than")
 
 
+def compare_timed(new, old, precision=None, tolerance=0.1):
+    """`compare_speed` of two Timings' best calls, the words around it in the prose checked
+    against what was timed: with `precision` ("float64", or a pair for new and old), each
+    timing must have computed in it, so that a sentence about float64 work cannot be built
+    from a float32 run (ValueError, naming both)."""
+    wanted = (precision, precision) if isinstance(precision, str) or precision is None else tuple(precision)
+    for timing, expected in zip((new, old), wanted):
+        if expected is not None and timing.precision != expected:
+            raise ValueError(f"{timing.name} computed in {timing.precision}, where the text says {expected}")
+    return compare_speed(new.best, old.best, tolerance)
+
+
 def compare_size(new, old, tolerance=0.1):
     """Describe size `new` relative to size `old` ("the same as" when within `tolerance`).
 
@@ -285,7 +297,9 @@ def _record_margin(ratio, tolerance, words):
         return
     import json
     import linecache
-    frame = sys._getframe(3)          # _record_margin <- _compare <- compare_speed/size <- caller
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:   # the lecture's line
+        frame = frame.f_back
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
     with open(path, "a", encoding="utf-8") as out:
         out.write(json.dumps({"line": line, "ratio": ratio, "tolerance": tolerance, "words": words,

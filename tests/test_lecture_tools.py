@@ -383,3 +383,17 @@ def test_a_timing_carries_what_was_timed_read_from_the_call():
     assert (timing.precision, timing.device) == ("float32", jnp.ones(1).devices().pop().platform)
     assert lt.time_call(lambda: [0.5, 1.5], repeat=1).precision == "float64"      # Python floats
     assert lt.time_call(lambda: None, repeat=1).precision is None
+
+
+def test_compare_timed_refuses_a_run_in_another_precision_than_the_text_says():
+    def f64():
+        return np.zeros(3)
+
+    def f32():
+        return np.zeros(3, dtype=np.float32)
+
+    a, b = lt.time_call(f64, repeat=1), lt.time_call(f32, repeat=1)
+    assert lt.compare_timed(a, a, "float64") == "about as fast as"
+    assert lt.compare_timed(b, a, ("float32", "float64")) == lt.compare_speed(b.best, a.best)
+    with pytest.raises(ValueError, match="f32 computed in float32, where the text says float64"):
+        lt.compare_timed(b, a, "float64")

@@ -12,6 +12,9 @@ CONTRIBUTING.md, "Stated times"):
 
 * reading and running: the main path's words at READ_WORDS_PER_MINUTE, plus
   MINUTES_PER_CELL for each code cell on it (read it, run it, read what it printed);
+  a phrase the notebook glued in (a measurement in words, marked on the page by
+  booktools.extensions.glued_marks) counts as GLUED_WORDS whatever it says, so the
+  figure is the same on every machine;
 * exercises: for each, MINUTES_PER_EXERCISE to read and plan, MINUTES_PER_POINT for each
   point it is worth, and MINUTES_PER_LINE for each line of the site's own solution;
   those marked optional (their statement starts "*Optional, beyond the stated time.*")
@@ -33,6 +36,8 @@ from booktools.book import ROOT, lectures
 from booktools.layout import HTML, parse_page
 
 MAX_WORDS = 2_000
+GLUED_WORDS = 8              # a glued phrase, as words (their mean on the lectures was 7.5)
+GLUED = ".pasted-md, .pasted-text"
 # The rule for stated times (see the module docstring).
 READ_WORDS_PER_MINUTE = 60   # technical prose with code and math, read with care
 MINUTES_PER_CELL = 1.5       # a main-path code cell: read it, run it, read its output
@@ -125,10 +130,13 @@ def stated_minutes(time_line):
 
 
 def main_path_text(page):
-    """The main path's text of a parsed lecture page (see the module docstring)."""
+    """The main path's text of a parsed lecture page (see the module docstring), each
+    glued phrase in it replaced by GLUED_WORDS placeholder words."""
     article = page.select_one("article") or page
     for node in article.select(", ".join(OFF_PATH)):
         node.decompose()
+    for node in article.select(GLUED):
+        node.replace_with(" ".join(["glued"] * GLUED_WORDS))
     return " ".join(article.get_text(" ").split())
 
 

@@ -108,7 +108,7 @@ HARDWARE_INDEPENDENT = {
         "a property of GPU products (vendors' specifications), not a measurement here",
     ("vectorized.md", "This lets us use a grid of 1,000 points"):
         "arithmetic on the grid sizes (1000**2 / 50**2), not a measurement",
-    ("vectorized.md", "Ideally, $k$ threads on $k$ cores"):
+    ("vectorized.md", "At best, $k$ threads on $k$ cores"):
         "the definition of ideal parallel speed-up; the measured one is glued next to it",
     ("sequential.md", "The cost then grows with the square"):
         "quotes a report (QuantEcon lecture-python-programming#622), linked, not this machine",

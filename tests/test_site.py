@@ -75,7 +75,7 @@ def test_comparison_prose_states_speed_ratios_filled_in_from_the_notebook(built_
     ratios = re.findall(r"(?:\d+\.\d|about [\d,]+) times (?:faster|slower) than|about as fast as", prose)
     # Every comparison the notebook computes and glues appears, filled in, in the prose.
     source = (ROOT / f"{doc}.md").read_text()
-    computed = len(re.findall(r'glue(?:_md)?\("\w+", compare_speed\(', source))
+    computed = len(re.findall(r'glue(?:_md)?\("\w+", compare_(?:speed|timed)\(', source))
     assert computed >= 5
     # (On a GPU one more comparison, the host-CPU scan, is glued as part of a sentence.)
     assert len(ratios) >= computed, f"{computed} comparisons computed, prose shows {ratios}"
@@ -199,6 +199,27 @@ def test_a_planted_long_page_fails_the_reading_time_and_a_folded_one_passes():
     for block in ("exercise", "solution"):
         assert reading.main_path_words(BeautifulSoup(page.replace("<p>", f"<div class='{block}'><p>", 1)
                                                      .replace("</p>", "</p></div>", 1), "html.parser")) == 1
+
+
+def test_a_glued_phrase_counts_the_same_words_whatever_the_machine_measured():
+    from bs4 import BeautifulSoup
+    def words(glued):
+        page = f"<article><p>JAX was <span class='pasted-md'>{glued}</span> NumPy.</p></article>"
+        return reading.main_path_words(BeautifulSoup(page, "html.parser"))
+    short, long = "1.6 times faster than", "about as fast as (a difference within the noise of this machine)"
+    assert words(short) == words(long) == 3 + reading.GLUED_WORDS
+    text = "<article><p><span class='pasted-text'>12 ms</span></p></article>"
+    assert reading.main_path_words(BeautifulSoup(text, "html.parser")) == reading.GLUED_WORDS
+
+
+def test_the_site_marks_every_glued_phrase_on_its_pages(built_html):
+    """booktools.extensions.glued_marks wraps each {glue:md} phrase; a page whose source
+    pastes phrases shows as many marked ones (what the reading rule relies on)."""
+    for doc in lectures():
+        source = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+        pasted = len(re.findall(r"\{glue:(?:md|text)?\}`", source))
+        marked = len(parse_page(built_html, doc).select(reading.GLUED))
+        assert marked == pasted, f"{doc}: {pasted} glued phrases in the source, {marked} marked on the page"
 
 
 @pytest.mark.parametrize("line, minutes", [("**Time:** about 45 minutes to read and run; x.", 45),

@@ -27,10 +27,8 @@ import nbformat
 from booktools.book import lectures, page_url
 from booktools.grading import autograder_bundle, questions
 from booktools.layout import ASSIGNMENTS, STUDENT
-from booktools.notebooks import binder_requirements
+from booktools.notebooks import EXERCISE_HEADING, binder_requirements
 from booktools.student import PLACEHOLDER_CODE
-
-EXERCISE_HEADING = re.compile(r"^### (Exercise [\d.]+)\s*$", re.M)
 
 README = """# Assignment: {title}
 

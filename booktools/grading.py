@@ -57,12 +57,12 @@ import nbformat
 
 from booktools import lecture_source, tampering
 from booktools.book import ROOT, lectures
+from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION, SOLUTION_HEADING
 from booktools.remote import KERNEL_HELPER, KernelLink, RemoteError, lambda_sources
 from booktools.requirements import python_version
 from booktools.sandbox import SandboxKernel, kernel_python
 from booktools.student import PLACEHOLDER_CODE, strip_solutions
 
-HEADING = re.compile(r"^### (Exercise (\d+)\.(\d+))", re.M)
 
 
 class SubmissionError(ValueError):
@@ -116,7 +116,7 @@ def read_submission(path):
 def identify(nb, path, lecture=None):
     """The lecture `nb` is the assignment of: the one whose title its metadata names and
     whose exercise headings it has. With `lecture` given, refuse any other."""
-    headings = {h[0] for h in HEADING.findall("\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))}
+    headings = {h[0] for h in EXERCISE_HEADING.findall("\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))}
     matches = [doc for doc in lectures()
                if nb.metadata.get("title") == title(doc)
                or headings == {q.exercise for q in questions(doc)}]
@@ -138,20 +138,6 @@ ALWAYS = re.compile(r"^\s*(import|from)\s|config\.update|set_num_threads|enable_
 def _defs_and_uses(source):
     """Names a cell may bind, and names it may read (both over-approximated)."""
     return lecture_source.cell_names(source, arguments=False)
-
-
-def _top_level_names(source):
-    """Names a piece of code binds at its top level (assignments, definitions, imports)."""
-    names = set()
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
-        for target in getattr(node, "targets", []) + [getattr(node, "target", None)]:
-            if target is not None:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-    return names
 
 
 def _free_names(source):
@@ -234,7 +220,7 @@ def solution_code(doc):
 def student_names(doc):
     """{label: names} the check of each question reads that the exercise's answer defines:
     these come from the student's kernel, everything else from the trusted lecture."""
-    found = {label: _top_level_names(code) for label, code in solution_code(doc).items()}
+    found = {label: lecture_source.top_level_names(code) for label, code in solution_code(doc).items()}
     return {q.label: sorted(found.get(q.label, set()) & _free_names(q.check)) for q in questions(doc)}
 
 
@@ -297,9 +283,9 @@ def _exercise_of_cells(nb):
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             if cell.source.startswith("## "):
-                in_exercises = cell.source.startswith("## Exercises")
+                in_exercises = cell.source.startswith(EXERCISES_SECTION)
                 current = None
-            match = re.match(r"### (Exercise [\d.]+)", cell.source)
+            match = EXERCISE_HEADING.match(cell.source)
             if match and in_exercises:
                 current = match.group(1)
         elif current:
@@ -476,7 +462,7 @@ def solutions(full):
     found, current = {}, None
     for cell in full.cells:
         if cell.cell_type == "markdown":
-            match = re.match(r"### Solution to (Exercise [\d.]+)", cell.source)
+            match = SOLUTION_HEADING.match(cell.source)
             current = match.group(1) if match else None
             if match:
                 found[current] = []
@@ -493,7 +479,7 @@ def exercises_only(nb):
     heads = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
     first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
     lecture = next(i for i in heads if i > first_code)
-    exercises = next(i for i in heads if nb.cells[i].source.startswith("## Exercises"))
+    exercises = next(i for i in heads if nb.cells[i].source.startswith(EXERCISES_SECTION))
     nb.cells = nb.cells[:lecture] + nb.cells[exercises:]
     return nb
 
@@ -504,7 +490,7 @@ def answered(student_nb, answers):
     exercise = None
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            match = re.match(r"### (Exercise [\d.]+)", cell.source)
+            match = EXERCISE_HEADING.match(cell.source)
             exercise = match.group(1) if match else exercise
         elif cell.source == PLACEHOLDER_CODE and exercise in answers:
             cell.source = answers[exercise]

@@ -2,11 +2,14 @@
 each stands (the main path, a collapsed "Going deeper" part, an exercise, a solution), and
 its exercises with their points and solutions; and what a cell's code binds and reads.
 
-    parts(text)        [(kind, where, source, tags)] in page order
-    exercises(text)    [Exercise] in page order
-    cell_names(code)   (names the code binds, names it reads)
+    parts(text)             [(kind, where, source, tags)] in page order
+    solutions(text)         [Solution] in page order: label, code, check, lines spanned
+    exercises(text)         [Exercise] in page order, each with its solution and check
+    cell_names(code)        (names the code binds, names it reads)
+    top_level_names(code)   names the code binds at its top level
 
-The source tests and the stated-time rule (booktools.reading) read lectures through it.
+Grading, the student edition, the stated-time rule (booktools.reading) and the source
+tests read lectures through it; none parses the format itself.
 """
 import ast
 import re
@@ -69,32 +72,85 @@ class Exercise:
     check: str = None   # the hidden cell right after the solution: the question's test
 
 
-SOLUTION = re.compile(r"^```\{solution-start\} (\S+)\n(.*?)^```\{solution-end\}\n```\n", re.M | re.S)
-CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n((?::[^\n]*\n)*)(.*?)^```$", re.M | re.S)
+class FormatError(ValueError):
+    """A lecture's source breaks the exercise format (a solution never closed)."""
 
 
-def _tags(options):
-    found = re.search(r"^:tags:(.*)$", options, re.M)
-    return re.findall(r"[\w-]+", found.group(1)) if found else []
+@dataclass
+class Solution:
+    label: str          # the exercise it solves
+    code: str           # the code of its cells, joined
+    check: str          # the hidden cell right after it (None when there is none)
+    collapsed: bool     # shown as a dropdown (`:class: dropdown`)
+    lines: range        # the source lines it spans (0-based), its check included
+
+
+SOLUTION_START = re.compile(r"^```\{solution-start\}\s+(\S+)\s*$")
+SOLUTION_END = re.compile(r"^```\{solution-end\}\s*$")
+FENCE = re.compile(r"^```\s*$")
+
+
+def _code_cell(lines, i):
+    """(tags, source, index after its closing fence) of the code cell opening at line i."""
+    j, tags = i + 1, []
+    while j < len(lines) and lines[j].startswith(":"):
+        if lines[j].startswith(":tags:"):
+            tags = re.findall(r"[\w-]+", lines[j].split(":", 2)[2])
+        j += 1
+    end = j
+    while end < len(lines) and not FENCE.match(lines[end]):
+        end += 1
+    if end == len(lines):
+        raise FormatError(f"a code cell at line {i + 1} is never closed")
+    return tags, "\n".join(lines[j:end]), end + 1
+
+
+def solutions(text, name="lecture"):
+    """The solutions of a lecture's source, in order: from ```{solution-start} LABEL to
+    the fence after ```{solution-end}, with the check that follows (the next code cell,
+    after any blank lines, when it is hidden: tag `remove-cell`, whatever else the tags
+    say). Raises FormatError, naming the lecture, for a solution never closed."""
+    lines, found, i = text.splitlines(), [], 0
+    while i < len(lines):
+        start = SOLUTION_START.match(lines[i])
+        if not start:
+            i += 1
+            continue
+        first, code, collapsed = i, [], False
+        i += 1
+        while i < len(lines) and not SOLUTION_END.match(lines[i]):
+            if lines[i].strip() == ":class: dropdown":
+                collapsed = True
+            if lines[i].startswith("```{code-cell}"):
+                _, source, i = _code_cell(lines, i)
+                code.append(source)
+                continue
+            i += 1
+        if i + 1 >= len(lines) or not FENCE.match(lines[i + 1]):
+            raise FormatError(f"{name}: solution {start.group(1)!r} has no closed solution-end")
+        i += 2
+        j, check = i, None
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        if j < len(lines) and lines[j].startswith("```{code-cell}"):
+            tags, source, after = _code_cell(lines, j)
+            if "remove-cell" in tags:
+                check, i = source + "\n", after
+        found.append(Solution(start.group(1), "\n".join(code), check, collapsed, range(first, i)))
+    return found
 
 
 def exercises(text):
-    """The exercises of a lecture's source, in order, with their solutions' code and the
-    check that follows each solution (its first code cell after the solution, when that
-    cell is hidden: tag `remove-cell`, whatever else the tags say, and blank lines between)."""
-    solutions, checks = {}, {}
-    for block in SOLUTION.finditer(text):
-        label = block.group(1)
-        solutions[label] = "\n".join(code.rstrip("\n") for _, code in CODE_CELL.findall(block.group(2)))
-        rest = text[block.end():]
-        after = CODE_CELL.match(text, block.end() + len(rest) - len(rest.lstrip("\n")))
-        if after and "remove-cell" in _tags(after.group(1)):
-            checks[label] = after.group(2)
+    """The exercises of a lecture's source, in order, each with its solution's code and
+    the check that follows the solution (see `solutions`)."""
+    solved = {solution.label: solution for solution in solutions(text)}
     found = []
     for label, statement in re.findall(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", text, re.M | re.S):
         points = POINTS.search(statement)
+        solution = solved.get(label)
         found.append(Exercise(label, statement, float(points.group(1)) if points else 0.0,
-                              bool(OPTIONAL.search(statement)), solutions.get(label, ""), checks.get(label)))
+                              bool(OPTIONAL.search(statement)), solution.code if solution else "",
+                              solution.check if solution else None))
     return found
 
 
@@ -123,3 +179,18 @@ def cell_names(code, arguments=True):
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
     return bound, read
+
+
+def top_level_names(code, imports=True):
+    """Names a piece of code binds at its top level: assignments (targets of every kind),
+    function and class definitions, and (with `imports`) imports."""
+    names = set()
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and imports:
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        for target in getattr(node, "targets", []) + [getattr(node, "target", None)]:
+            if target is not None:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names

@@ -104,6 +104,13 @@ def provenance(docname, title):
             "you get by running the cells are measured on your machine and will differ.*")
 
 
+# What the notebooks call an exercise, its solution and the section holding them: written
+# by exercise_headings, read back by grading and assignments (one definition).
+EXERCISES_SECTION = "## Exercises"
+EXERCISE_HEADING = re.compile(r"^### (Exercise (\d+)\.(\d+))", re.M)       # "### Exercise 4.1"
+SOLUTION_HEADING = re.compile(r"^### Solution to (Exercise [\d.]+)", re.M)
+
+
 def exercise_headings(markdown):
     """sphinx-tojupyter writes sphinx-exercise's titles as `## Exercise 4.1` and
     `## Solution to[ Exercise 4.1](SITE/lectures/#label)`, a link with no page in it, and

@@ -19,7 +19,6 @@ book's own cache, so its build finds every page there and executes nothing. A ce
 full cache cannot account for stops this script (run `make html` first).
 """
 import copy
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -29,6 +28,7 @@ from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from myst_nb.core.read import read_myst_markdown_notebook
 
+from booktools import lecture_source
 from booktools.book import CONFIG_ASSETS, ROOT, branches, lectures, notebook_pages
 from booktools.layout import BUILD, STUDENT_BOOK
 
@@ -37,15 +37,7 @@ COPIED = ["_toc.yml", *CONFIG_ASSETS, "lectures"]
 CACHE = Path("_build") / ".jupyter_cache"     # Jupyter Book's execution cache, in a book
 PLACEHOLDER_CODE = "# Your solution to the exercise above."   # the cell left to fill
 PLACEHOLDER = f"```{{code-cell}} ipython3\n{PLACEHOLDER_CODE}\n```\n"
-
-SOLUTION_START = re.compile(r"^```\{solution-start\}\s+(\S+)\s*$")
-SOLUTION_END = re.compile(r"^```\{solution-end\}\s*$")
-CODE_CELL = re.compile(r"^```\{code-cell\}")
-FENCE = re.compile(r"^```\s*$")
-
-
-class SolutionFormatError(ValueError):
-    pass
+SolutionFormatError = lecture_source.FormatError   # a solution not closed, or without its check
 
 
 def strip_solutions(text, name="lecture"):
@@ -54,36 +46,18 @@ def strip_solutions(text, name="lecture"):
     Returns (new text, labels of the exercises whose solutions were removed).
     Raises SolutionFormatError when a solution is not closed or has no check cell
     after it, so that nothing of a solution can slip into the student edition.
+    (booktools.lecture_source finds the solutions, as grading does.)
     """
     lines = text.splitlines(keepends=True)
-    out, labels, i = [], [], 0
-    while i < len(lines):
-        start = SOLUTION_START.match(lines[i])
-        if not start:
-            out.append(lines[i])
-            i += 1
-            continue
-        label = start.group(1)
-        # Skip to the end of `{solution-end}` (its directive line and closing fence).
-        while i < len(lines) and not SOLUTION_END.match(lines[i]):
-            i += 1
-        if i + 1 >= len(lines) or not FENCE.match(lines[i + 1]):
-            raise SolutionFormatError(f"{name}: solution {label!r} has no closed solution-end")
-        i += 2
-        # Then the hidden check cell that must follow (blank lines allowed).
-        j = i
-        while j < len(lines) and not lines[j].strip():
-            j += 1
-        if not (j + 1 < len(lines) and CODE_CELL.match(lines[j]) and "remove-cell" in lines[j + 1]):
-            raise SolutionFormatError(f"{name}: solution {label!r} is not followed by a hidden "
+    out, labels, kept = [], [], 0
+    for solution in lecture_source.solutions(text, name):
+        if solution.check is None:
+            raise SolutionFormatError(f"{name}: solution {solution.label!r} is not followed by a hidden "
                                       "check cell (a code-cell tagged remove-cell)")
-        j += 2
-        while j < len(lines) and not FENCE.match(lines[j]):
-            j += 1
-        i = j + 1
-        out.append(PLACEHOLDER)
-        labels.append(label)
-    return "".join(out), labels
+        out += lines[kept:solution.lines.start] + [PLACEHOLDER]
+        kept = solution.lines.stop
+        labels.append(solution.label)
+    return "".join(out + lines[kept:]), labels
 
 
 def student_config(config_text):

@@ -3,7 +3,6 @@
 tests/test_colab_run.py executes each one's notebook, unzipped alone into an empty folder,
 in the Colab-like Python.
 """
-import re
 import zipfile
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from booktools.book import lectures
 from booktools.layout import ASSIGNMENTS, STUDENT
+from booktools.notebooks import EXERCISE_HEADING
 
 STUDENT_NOTEBOOKS = STUDENT / "notebooks"
 LECTURES = lectures()
@@ -59,7 +59,7 @@ def test_zip_holds_the_student_notebook_and_a_readme_naming_each_exercise(doc, t
     notebook = tmp_path / name / f"{name}.ipynb"
     assert notebook.read_bytes() == (STUDENT_NOTEBOOKS / f"{doc}.ipynb").read_bytes()
     nb = nbformat.read(notebook, as_version=4)
-    headings = re.findall(r"^### (Exercise [\d.]+)", "\n".join(c.source for c in nb.cells), re.M)
+    headings = [h[0] for h in EXERCISE_HEADING.findall("\n".join(c.source for c in nb.cells))]
     readme = (tmp_path / name / "README.md").read_text(encoding="utf-8")
     assert len(headings) >= 2
     for heading in headings:

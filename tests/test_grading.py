@@ -4,14 +4,13 @@ Real submissions: answered (full marks) in the Colab-like run, tests/test_colab_
 unanswered in tests/test_grading_submissions.py; bad answers in
 tests/test_grading_bad_answers.py."""
 import json
-import re
 import subprocess
 import sys
 
 import nbformat
 import pytest
 
-from booktools import grading
+from booktools import grading, lecture_source
 from booktools.book import ROOT, lectures
 
 LECTURES = lectures()
@@ -21,7 +20,7 @@ LECTURES = lectures()
 def test_every_exercise_is_a_question_with_points_and_a_check(doc):
     text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
     graded = grading.questions(doc)
-    assert [q.label for q in graded] == re.findall(r"^```\{exercise\}\n:label: (\S+)$", text, re.M)
+    assert [q.label for q in graded] == [exercise.label for exercise in lecture_source.exercises(text)]
     assert all(q.points > 0 and "assert" in q.check for q in graded)
     chapter = LECTURES.index(doc) + 1
     assert [q.exercise for q in graded] == [f"Exercise {chapter}.{k}" for k in range(1, len(graded) + 1)]

@@ -258,24 +258,31 @@ def test_lecture_opens_with_prerequisites_objectives_and_time(path):
     assert re.search(r"^\*\*Time:\*\* about .+ to read and run; the exercises take .+\.$", box, re.M)
 
 
-EXERCISE = re.compile(r"^```\{exercise(?:-start)?\}\n:label: (\S+)$", re.M)
-SOLUTION = re.compile(r"^```\{solution-start\} (\S+)\n:class: dropdown\n```$", re.M)
-CHECK = re.compile(r"^```\{solution-end\}\n```\n\n```\{code-cell\} ipython3\n:tags: \[remove-cell\]\n(.*?)^```$",
-                   re.M | re.S)
-
-
 @pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
 def test_lecture_ends_with_exercises_each_with_a_collapsed_solution_checked_after_it(path):
     text = path.read_text(encoding="utf-8")
     assert re.findall(r"^## (.+)$", text, re.M)[-1] == "Exercises", f"{path.name}: exercises come last"
-    exercises = EXERCISE.findall(text)
+    exercises = [exercise.label for exercise in lecture_source.exercises(text)]
+    solutions = lecture_source.solutions(text, path.name)
     assert len(exercises) >= 2, f"{path.name}: at least two exercises"
-    assert SOLUTION.findall(text) == exercises, "one collapsed solution per exercise, in order"
+    assert [s.label for s in solutions] == exercises, "one solution per exercise, in order"
+    assert all(s.collapsed for s in solutions), f"{path.name}: every solution is a collapsed dropdown"
     assert text.count("{solution-start}") == len(exercises)
-    checks = CHECK.findall(text)
-    assert len(checks) == len(exercises) and all("assert" in check for check in checks), (
+    assert all(s.check and "assert" in s.check for s in solutions), (
         f"{path.name}: each solution is followed by a hidden cell that asserts its result")
     assert strip_solutions(text, path.name)[1] == exercises   # the student edition can strip them
+
+
+def test_the_reader_finds_a_check_after_blank_lines_and_refuses_an_unclosed_solution():
+    solution = ("```{solution-start} ex\n:class: dropdown\n```\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
+                "```{solution-end}\n```\n")
+    check = "```{code-cell} ipython3\n:tags: [remove-cell, hide-output]\nassert x == 1\n```\n"
+    [found] = lecture_source.solutions("Text.\n" + solution + "\n\n\n" + check + "After.\n")
+    assert (found.label, found.code, found.check, found.collapsed) == ("ex", "x = 1", "assert x == 1\n", True)
+    assert found.lines == range(1, 18)                     # solution-start to the check's fence
+    assert lecture_source.solutions(solution + "\n" + check.replace("remove-cell, ", ""))[0].check is None
+    with pytest.raises(lecture_source.FormatError, match="toy: solution 'ex' has no closed solution-end"):
+        lecture_source.solutions(solution.replace("```{solution-end}\n```\n", ""), "toy")
 
 
 def test_instructors_table_agrees_with_each_lecture():
@@ -292,42 +299,22 @@ def test_instructors_table_agrees_with_each_lecture():
             path.name, row)
 
 
-EXERCISE_BLOCK = re.compile(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", re.M | re.S)
-SOLUTION_BLOCK = re.compile(r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n", re.M | re.S)
-
-
-def names_assigned(code):
-    """Names a piece of code defines at its top level: assignments, functions, classes."""
-    names = set()
-    for node in ast.parse(code).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        for target in getattr(node, "targets", []) + [getattr(node, "target", None)]:
-            for sub in ast.walk(target) if target is not None else []:
-                if isinstance(sub, ast.Name):
-                    names.add(sub.id)
-    return names
-
-
 @pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
 def test_each_check_uses_only_what_its_exercise_names(path):
     """A check that read the solution's own variables would fail a correct answer written
     differently: it may use the names the exercise statement asks for (in backticks), and
     anything of its own or of the lecture outside the solutions, nothing else."""
     text = path.read_text(encoding="utf-8")
-    statements = dict(EXERCISE_BLOCK.findall(text))
-    checks = CHECK.findall(text)
-    solutions = SOLUTION_BLOCK.findall(text)
-    assert len(statements) == len(checks) == len(solutions)
-    outside = names_assigned("\n".join(c.source for c in jupytext.reads(SOLUTION_BLOCK.sub("", text), "md:myst").cells
-                                       if c.cell_type == "code" and not c.source.startswith("%")))
-    for (label, statement), check, solution in zip(statements.items(), checks, SOLUTION_BLOCK.finditer(text)):
-        solution_code = "\n".join(c.source for c in jupytext.reads(solution.group(0), "md:myst").cells
-                                  if c.cell_type == "code")
-        named = set(re.findall(r"[A-Za-z_]\w*", " ".join(re.findall(r"`([^`]+)`", statement))))
-        private = names_assigned(solution_code) - named - outside
-        used = {node.id for node in ast.walk(ast.parse(check)) if isinstance(node, ast.Name)}
-        used -= names_assigned(check)
+    exercises = lecture_source.exercises(text)
+    outside = set().union(*(lecture_source.top_level_names(source, imports=False)
+                            for kind, where, source, _ in lecture_source.parts(text)
+                            if kind == "code" and where != "solution" and not source.startswith("%")))
+    for exercise in exercises:
+        named = set(re.findall(r"[A-Za-z_]\w*", " ".join(re.findall(r"`([^`]+)`", exercise.statement))))
+        private = lecture_source.top_level_names(exercise.solution, imports=False) - named - outside
+        used = {node.id for node in ast.walk(ast.parse(exercise.check)) if isinstance(node, ast.Name)}
+        used -= lecture_source.top_level_names(exercise.check, imports=False)
+        label = exercise.label
         assert not (private & used), f"{path.name} {label}: the check reads the solution's own {sorted(private & used)}"
 
 
@@ -580,9 +567,8 @@ def _helper_names():
 def _names_answers_bind(text):
     """Names the exercises' solutions in a lecture source bind at their top level (not by
     import): the names a student's answer defines."""
-    blocks = "\n".join(block.group(0) for block in SOLUTION_BLOCK.finditer(text))
-    cells = [c.source for c in jupytext.reads(blocks, "md:myst").cells if c.cell_type == "code"]
-    return set().union(*(names_assigned(cell) for cell in cells))
+    return set().union(*(lecture_source.top_level_names(exercise.solution, imports=False)
+                         for exercise in lecture_source.exercises(text)))
 
 
 @pytest.mark.parametrize("path", TAUGHT, ids=lambda p: p.name)
@@ -736,7 +722,7 @@ def test_every_exercise_is_solvable_from_the_page():
         text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
         taught += "\n".join(source for kind, where, source, tags in lecture_source.parts(text)
                             if where == "main" and "remove-cell" not in tags)
-        statements = dict(re.findall(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", text, re.M | re.S))
+        statements = {exercise.label: exercise.statement for exercise in lecture_source.exercises(text)}
         for label, solution in grading.solution_code(doc).items():
             if missing := untaught(solution, taught, statements.get(label, "")):
                 gaps[label] = missing

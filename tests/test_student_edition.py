@@ -17,13 +17,13 @@ from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from myst_nb.core.read import read_myst_markdown_notebook
 
+from booktools import lecture_source
 from booktools import student as edition
 from booktools.book import ROOT, lectures, notebook_pages
 from booktools.layout import HTML, STUDENT_BOOK, parse_page
 from booktools.student import PLACEHOLDER, PLACEHOLDER_CODE, SolutionFormatError, strip_solutions
 
 LECTURES = lectures()
-SOLUTION = re.compile(r"^```\{solution-start\} (\S+)\n.*?^```\{solution-end\}\n```\n", re.S | re.M)
 
 
 def source(doc):
@@ -31,8 +31,17 @@ def source(doc):
 
 
 def solutions(doc):
-    """The solution blocks of a lecture's source, solution-start to solution-end."""
-    return [m.group(0) for m in SOLUTION.finditer(source(doc))]
+    """The solution blocks of a lecture's source, solution-start to the end of its check."""
+    lines = source(doc).splitlines()
+    return ["\n".join(lines[i] for i in solution.lines) for solution in lecture_source.solutions(source(doc))]
+
+
+def without_solutions(doc):
+    """The lecture's source with its solution blocks (and their checks) left out."""
+    lines, inside = source(doc).splitlines(), set()
+    for solution in lecture_source.solutions(source(doc)):
+        inside.update(solution.lines)
+    return "\n".join(line for i, line in enumerate(lines) if i not in inside)
 
 
 def flat(text):
@@ -59,7 +68,7 @@ def fingerprints(doc):
               for line in out.get_text("\n").splitlines()]
     for box in page.select("div.solution"):
         box.decompose()
-    outside = flat(SOLUTION.sub("", source(doc))) + flat(page.get_text(""))
+    outside = flat(without_solutions(doc)) + flat(page.get_text(""))
     outside += "".join(flat(p.read_text()) for p in (ROOT / "lectures").glob("*.py"))  # embedded helpers
     return sorted({flat(line) for line in lines
                    if len(line.strip()) >= 12 and not line.strip().startswith(("```", ":class:", "#"))

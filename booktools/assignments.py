@@ -19,7 +19,6 @@ The student zips are byte-for-byte reproducible (fixed timestamps, fixed order).
 import re
 import shutil
 import sys
-import zipfile
 from pathlib import Path
 
 import nbformat
@@ -28,6 +27,7 @@ from booktools.book import lectures, page_url
 from booktools.grading import autograder_bundle, questions
 from booktools.layout import ASSIGNMENTS, STUDENT
 from booktools.notebooks import EXERCISE_HEADING, binder_requirements
+from booktools.release import write_zip
 from booktools.student import PLACEHOLDER_CODE
 
 README = """# Assignment: {title}
@@ -98,16 +98,6 @@ def readme(nb, doc):
     items = "\n".join(f"   * **{heading}.** {text}" for heading, text in found)
     return README.format(title=nb.metadata["title"], url=page_url(doc), name=name,
                          overview=overview(nb), exercises=items, placeholder=PLACEHOLDER_CODE)
-
-
-def write_zip(path, members):
-    """A reproducible zip: members in the given order, fixed timestamps."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for arcname, data in members:
-            info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, data)
 
 
 def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS):

@@ -15,6 +15,10 @@ LECTURES_CAPTION = "Lectures"
 # Folders _config.yml refers to (static files, MathJax, LaTeX files, template overrides): a
 # copy of the book (the student edition, a test's fixture book) needs them beside its config.
 CONFIG_ASSETS = ["_static", "_vendor", "_latex", "_templates"]
+# The helper modules in lectures/ that lectures and checks import, in dependency order
+# (benchmarks imports lecture_tools): notebooks ship them, grading hashes them, the
+# mutation run copies them.
+HELPERS = ("lecture_tools", "benchmarks")
 
 
 def _toc(root=ROOT):

@@ -28,12 +28,10 @@ import zipfile
 from pathlib import Path
 
 from booktools import grading
-from booktools.book import ROOT
+from booktools.book import HELPERS, ROOT
 from booktools.sandbox import kernel_python, why_not_sandboxed
 
 MAX_ZIP_BYTES = 2_000_000_000
-# The lecture helpers the checks run (they import them), beside the lectures.
-CHECK_HELPERS = ["lecture_tools.py", "benchmarks.py"]
 
 
 def sha256(path):
@@ -61,7 +59,7 @@ def grader_files(root=ROOT):
                 waiting.append(node.module.split(".")[1])
             elif isinstance(node, ast.Import):
                 waiting += [a.name.split(".")[1] for a in node.names if a.name.startswith("booktools.")]
-    return sorted(package / f"{name}.py" for name in found) + [Path(root) / "lectures" / h for h in CHECK_HELPERS]
+    return sorted(package / f"{name}.py" for name in found) + [Path(root) / "lectures" / f"{h}.py" for h in HELPERS]
 
 
 def grader_version(doc, root=ROOT):

@@ -82,6 +82,7 @@ import nbformat
 import psutil
 from IPython.core.inputtransformer2 import TransformerManager
 
+from booktools import book
 from booktools.book import ROOT, lectures
 from booktools.layout import BUILD
 
@@ -90,7 +91,7 @@ RESULTS = ROOT / "tests" / "mutation-lectures.jsonl"
 MAX_UNEXPLAINED = 0.05
 MEMORY_LIMIT = 6 * 2**30          # bytes per mutant (pytest and its kernel); two run at once
 # The helpers a lecture imports from beside it; copied into each throwaway folder.
-HELPERS = ("lecture_tools.py", "benchmarks.py")
+HELPERS = tuple(f"{name}.py" for name in book.HELPERS)
 KILLED = {"killed", "timeout", "memory"}
 
 COMPARE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -826,13 +827,8 @@ def explained(path=EXPLAINED):
     """{mutant id: reason} from tests/mutation-survivors.md: lines `- `id`: reason`, or
     `- `id`, `id`, ...: reason` for several mutants with one reason. (The helpers' mutmut
     names, `lectures.lecture_tools.x_...`, are booktools.mutation_report's.)"""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    reasons = {}
-    for ids, reason in re.findall(r"^- ((?:`[^`]+`(?:, )?)+): (.+)$", text, re.M):
-        for ident in re.findall(r"`([^`]+)`", ids):
-            if MUTANT_ID.fullmatch(ident):
-                reasons[ident] = reason
-    return reasons
+    from booktools.mutation_report import survivor_reasons
+    return {ident: reason for ident, reason in survivor_reasons(path).items() if MUTANT_ID.fullmatch(ident)}
 
 
 def report(everything, results, reasons, root=ROOT):

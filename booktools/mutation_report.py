@@ -30,12 +30,21 @@ def results(mutmut=None):
     return dict(re.findall(r"^\s+(\S+): (.+?)\s*$", out, re.M))
 
 
+def survivor_reasons(path=EXPLAINED):
+    """{mutant: reason} from a survivors file (tests/mutation-survivors.md): lines
+    `- `name`: reason`, or `- `name`, `name`, ...: reason` for several with one reason."""
+    text = Path(path).read_text(encoding="utf-8") if Path(path).exists() else ""
+    reasons = {}
+    for names, reason in re.findall(r"^- ((?:`[^`]+`(?:, )?)+): (.+)$", text, re.M):
+        for name in re.findall(r"`([^`]+)`", names):
+            reasons[name] = reason
+    return reasons
+
+
 def explained():
-    """{mutant name: reason} listed in tests/mutation-survivors.md as `- `name`: reason`."""
-    text = EXPLAINED.read_text(encoding="utf-8") if EXPLAINED.exists() else ""
-    # mutmut's names only (`...__mutmut_N`): the lectures' mutants are booktools.lecture_mutation's.
-    return {name: reason for name, reason in re.findall(r"^- `([^`]+)`: (.+)$", text, re.M)
-            if "__mutmut_" in name}
+    """{mutant name: reason} for mutmut's mutants (`...__mutmut_N`) in the survivors file;
+    the lectures' mutants are booktools.lecture_mutation's."""
+    return {name: reason for name, reason in survivor_reasons().items() if "__mutmut_" in name}
 
 
 def report(statuses, reasons):

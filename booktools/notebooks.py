@@ -27,6 +27,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+from booktools import book
 from booktools.book import ROOT, notebook_pages, page_url
 from booktools.layout import BUILD
 from booktools.requirements import LECTURE_RUNTIME, pinned_versions, python_version
@@ -67,8 +68,7 @@ if importlib.util.find_spec("{module}") is None:
         module_file.write({source!r})
     importlib.invalidate_caches()
 '''
-# Helper modules in lectures/, in dependency order (benchmarks imports lecture_tools).
-HELPERS = ["lecture_tools", "benchmarks"]
+HELPERS = list(book.HELPERS)      # helper modules in lectures/, in dependency order
 
 
 def pinned_runtime():

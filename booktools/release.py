@@ -23,14 +23,21 @@ from booktools.book import lectures
 from booktools.layout import ASSIGNMENTS, BUILD, HTML, NOTEBOOKS, PDF, STUDENT
 
 
-def zip_tree(folder, path):
-    """A zip of everything under `folder`, in a fixed order with fixed timestamps."""
+def write_zip(path, members):
+    """A reproducible zip of (name, bytes) members: in the given order, fixed timestamps
+    and permissions (the assignments' zips are written by it too)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(file.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+        for arcname, data in members:
+            info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, file.read_bytes())
+            archive.writestr(info, data)
+
+
+def zip_tree(folder, path):
+    """A reproducible zip of everything under `folder`, in sorted order."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    write_zip(path, [(file.relative_to(folder).as_posix(), file.read_bytes()) for file in files])
 
 
 def main(tag, out=BUILD / "release"):

@@ -13,7 +13,8 @@ if Path(__file__).resolve().parent.parent.name == "mutants":
     # the lecture helpers by their paths (lectures.lecture_tools, lectures.benchmarks); the
     # tests and the lectures import them by their plain names. Give the plain names those
     # very modules, so that the mutated code is what the tests call.
-    for name in ("lecture_tools", "benchmarks"):          # benchmarks imports lecture_tools
+    from booktools.book import HELPERS
+    for name in HELPERS:                                  # benchmarks imports lecture_tools
         sys.modules[name] = importlib.import_module(f"lectures.{name}")
 
 # Fixtures that read what `make test` builds before the suite runs: a test using one is

@@ -6,7 +6,7 @@ import jupytext
 import pytest
 
 from booktools import lecture_source
-from booktools.book import ROOT, lectures, notebook_pages, toc_files
+from booktools.book import HELPERS, ROOT, lectures, notebook_pages, toc_files
 from booktools.student import strip_solutions
 
 PAGES = [ROOT / f"{doc}.md" for doc in toc_files()]
@@ -553,7 +553,7 @@ def test_every_misconception_is_graded_by_an_exercise():
 
 def _helper_names():
     names = {}
-    for module in ("lecture_tools", "benchmarks"):
+    for module in HELPERS:
         tree = ast.parse((ROOT / "lectures" / f"{module}.py").read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):

@@ -1,7 +1,7 @@
 """Grade a class: every notebook in a folder, or in a zip as a course platform exports it.
 
     python -m booktools.gradebook SUBMISSIONS --out DIR [--jobs 2] [--lecture NAME]
-        [--cell-timeout 120] [--question-timeout 60] [--notebook-timeout 900] [--kernel NAME]
+        [--cell-timeout S] [--question-timeout S] [--notebook-timeout S] [--kernel NAME]   # grading.Timeouts
     make grade SUBMISSIONS=folder/ [JOBS=2] [OUT=DIR]
 
 Each notebook is graded by booktools.grading (its sandbox and trusted checks), `--jobs` at
@@ -103,8 +103,7 @@ def _grade_one(name, path, options):
     """In a worker: grade one notebook and write its files; returns its gradebook row."""
     out = Path(options["out"])
     try:
-        result = grading.grade(path, options["lecture"], options["cell_timeout"], options["question_timeout"],
-                               options["notebook_timeout"], options["kernel"])
+        result = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"])
         result.update(student=name, sha256=sha256(path), grader=grader_version(result["lecture"]))
     except grading.SubmissionError as error:
         result = {"student": name, "notebook": str(path), "error": str(error), "sha256": sha256(path)}
@@ -137,13 +136,11 @@ def _cached(name, path, out):
     return result if result.get("grader") == grader_version(result["lecture"]) else None
 
 
-def grade_class(source, out, jobs=2, lecture=None, cell_timeout=120, question_timeout=60,
-                notebook_timeout=900, kernel="python3", progress=print):
+def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), kernel="python3", progress=print):
     """Grade every notebook of `source` into `out`; returns the results, in order."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    options = {"out": str(out), "lecture": lecture, "cell_timeout": cell_timeout,
-               "question_timeout": question_timeout, "notebook_timeout": notebook_timeout, "kernel": kernel}
+    options = {"out": str(out), "lecture": lecture, "timeouts": timeouts, "kernel": kernel}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gradebook-") as scratch:
         submissions = collect(source, scratch)
@@ -218,15 +215,13 @@ def main(argv=None):
     parser.add_argument("--out", help="where to write the gradebook and the results (default: SUBMISSIONS-graded)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--lecture")
-    parser.add_argument("--cell-timeout", type=float, default=120)
-    parser.add_argument("--question-timeout", type=float, default=60)
-    parser.add_argument("--notebook-timeout", type=float, default=900)
+    grading.Timeouts.add_arguments(parser)
     parser.add_argument("--kernel", default="python3")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(str(Path(args.submissions)).rstrip("/").removesuffix(".zip") + "-graded")
     try:
-        grade_class(args.submissions, out, args.jobs, args.lecture, args.cell_timeout, args.question_timeout,
-                    args.notebook_timeout, args.kernel, progress=lambda line: print(line, flush=True))
+        grade_class(args.submissions, out, args.jobs, args.lecture, grading.Timeouts.from_arguments(args),
+                    args.kernel, progress=lambda line: print(line, flush=True))
     except ValueError as error:
         print(f"cannot grade: {error}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Grade a submitted assignment notebook, question by question.
 
     python -m booktools.grading NOTEBOOK [--lecture NAME] [--out RESULT.json]   # `make grade`
-        [--cell-timeout 120] [--question-timeout 60] [--notebook-timeout 900]   # seconds
+        [--cell-timeout S] [--question-timeout S] [--notebook-timeout S]   # seconds (defaults: Timeouts)
         [--kernel NAME]          # the Jupyter kernel to run it in (default: python3, this Python)
         [--executed RAN.ipynb]   # also write the notebook as it ran, with its outputs
 
@@ -63,6 +63,29 @@ from booktools.requirements import python_version
 from booktools.sandbox import SandboxKernel, kernel_python
 from booktools.student import PLACEHOLDER_CODE, strip_solutions
 
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long grading waits, in seconds: far above what a healthy submission needs on a
+    slow machine (one core included), so that only a runaway meets them. Declared once:
+    the command lines of grading and gradebook take their options and defaults from here."""
+    cell: float = 120        # one cell of the submission
+    question: float = 60     # one question's check
+    notebook: float = 900    # the whole submission
+
+    HELP = {"cell": "seconds one cell of the submission may run", "question": "seconds one check may run",
+            "notebook": "seconds the whole submission may run"}
+
+    @classmethod
+    def add_arguments(cls, parser):
+        for name, default in vars(cls()).items():
+            parser.add_argument(f"--{name}-timeout", type=float, default=default,
+                                help=f"{cls.HELP[name]} (default {default:g})")
+
+    @classmethod
+    def from_arguments(cls, args):
+        return cls(**{name: getattr(args, f"{name}_timeout") for name in vars(cls())})
 
 
 class SubmissionError(ValueError):
@@ -293,11 +316,11 @@ def _exercise_of_cells(nb):
     return owner
 
 
-def grade(path, lecture=None, cell_timeout=120, question_timeout=60, notebook_timeout=900,
-          kernel="python3", executed=None, sandbox=True, limits=None):
+def grade(path, lecture=None, timeouts=Timeouts(), kernel="python3", executed=None, sandbox=True, limits=None):
     """Grade one submitted notebook; returns the result as a dict (see the module docstring).
     `kernel` names the Jupyter kernel that runs it; with `executed`, the notebook as it ran
     (the submission's cells and their outputs, no tests) is written to that path."""
+    cell_timeout, question_timeout, notebook_timeout = timeouts.cell, timeouts.question, timeouts.notebook
     nb = read_submission(path)
     doc = identify(nb, path, lecture)
     graded = questions(doc)
@@ -547,15 +570,12 @@ def main(argv=None):
     parser.add_argument("notebook")
     parser.add_argument("--lecture", help="refuse the notebook unless it is this lecture's assignment")
     parser.add_argument("--out", help="write the result as JSON here")
-    parser.add_argument("--cell-timeout", type=float, default=120)
-    parser.add_argument("--question-timeout", type=float, default=60)
-    parser.add_argument("--notebook-timeout", type=float, default=900)
+    Timeouts.add_arguments(parser)
     parser.add_argument("--kernel", default="python3", help="the Jupyter kernel to run the notebook in")
     parser.add_argument("--executed", help="also write the notebook as it ran, with its outputs, here")
     args = parser.parse_args(argv)
     try:
-        result = grade(args.notebook, args.lecture, args.cell_timeout, args.question_timeout,
-                       args.notebook_timeout, args.kernel, args.executed)
+        result = grade(args.notebook, args.lecture, Timeouts.from_arguments(args), args.kernel, args.executed)
     except SubmissionError as error:
         print(f"cannot grade: {error}", file=sys.stderr)
         return 2

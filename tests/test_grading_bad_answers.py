@@ -53,7 +53,7 @@ def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student
     path = submit(tmp_path, grading.exercises_only(grading.answered(received, answers)))
     keep = tmp_path / "hand-in" / "other-work.txt"          # beside the submission, outside the grader's folder
     keep.write_text("not the grader's")
-    result = grading.grade(path, cell_timeout=30, question_timeout=20)    # far above a healthy answer's
+    result = grading.grade(path, timeouts=grading.Timeouts(cell=30, question=20))    # far above a healthy answer's
     rows = {row["exercise"]: row for row in result["questions"]}
     assert rows["Exercise 1.1"]["earned"] == earned, rows["Exercise 1.1"]
     assert message in rows["Exercise 1.1"]["message"]
@@ -97,7 +97,7 @@ def test_the_wrong_method_costs_its_question_under_make_grade(case, built_notebo
     answers = grading.solutions(read(built_notebooks, doc))
     answers[exercise] = code
     path = submit(tmp_path, grading.exercises_only(grading.answered(read(student / "notebooks", doc), answers)))
-    result = grading.grade(path, cell_timeout=60, question_timeout=60)
+    result = grading.grade(path, timeouts=grading.Timeouts(cell=60, question=60))
     for row in result["questions"]:
         if row["exercise"] == exercise:
             assert row["earned"] == 0 and message in row["message"], row

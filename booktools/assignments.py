@@ -16,7 +16,6 @@ Gradescope; `make grade` grades a returned notebook locally with the same tests.
 
 The student zips are byte-for-byte reproducible (fixed timestamps, fixed order).
 """
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -100,6 +99,16 @@ def readme(nb, doc):
                          overview=overview(nb), exercises=items, placeholder=PLACEHOLDER_CODE)
 
 
+def student_zip(doc, source, path):
+    """The zip a student gets for lecture `doc`: its student notebook `source` and a README,
+    byte for byte the same from the same notebook (release.write_zip)."""
+    name = Path(doc).name
+    nb = nbformat.read(source, as_version=4)
+    write_zip(path, [(f"{name}/{name}.ipynb", Path(source).read_bytes()),
+                     (f"{name}/README.md", readme(nb, doc).encode("utf-8"))])
+    return nb
+
+
 def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS):
     student_notebooks, out = Path(student_notebooks), Path(out)
     shutil.rmtree(out, ignore_errors=True)
@@ -110,11 +119,7 @@ def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS):
         if not source.is_file():
             print(f"no student notebook {source}: run `make student` first", file=sys.stderr)
             return 1
-        nb = nbformat.read(source, as_version=4)
-        write_zip(out / f"{name}.zip", [
-            (f"{name}/{name}.ipynb", source.read_bytes()),
-            (f"{name}/README.md", readme(nb, doc).encode("utf-8")),
-        ])
+        nb = student_zip(doc, source, out / f"{name}.zip")
         autograder_bundle(doc, out / f"{name}-autograder.zip", binder_requirements())
         print(f"{out / name}.zip: {len(exercises(nb))} exercises; {out / name}-autograder.zip: "
               f"{sum(q.points for q in questions(doc)):g} points")

@@ -64,7 +64,6 @@ from booktools.sandbox import SandboxKernel, kernel_python
 from booktools.student import PLACEHOLDER_CODE, strip_solutions
 
 
-
 @dataclass(frozen=True)
 class Timeouts:
     """How long grading waits, in seconds: far above what a healthy submission needs on a
@@ -139,7 +138,8 @@ def read_submission(path):
 def identify(nb, path, lecture=None):
     """The lecture `nb` is the assignment of: the one whose title its metadata names and
     whose exercise headings it has. With `lecture` given, refuse any other."""
-    headings = {h[0] for h in EXERCISE_HEADING.findall("\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))}
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    headings = {h[0] for h in EXERCISE_HEADING.findall(markdown)}
     matches = [doc for doc in lectures()
                if nb.metadata.get("title") == title(doc)
                or headings == {q.exercise for q in questions(doc)}]

@@ -3,7 +3,6 @@
 Real submissions: answered (full marks) in the Colab-like run, tests/test_colab_run.py;
 unanswered in tests/test_grading_submissions.py; bad answers in
 tests/test_grading_bad_answers.py."""
-import json
 import subprocess
 import sys
 
@@ -113,7 +112,6 @@ def test_the_report_lists_each_question_and_the_total():
     assert "Exercise 1.1 (numpy-ex1): 2 / 2" in text
     assert "Exercise 1.2 (numpy-ex2): 0 / 3  AssertionError: wrong" in text
     assert text.endswith("total: 2 / 5  (3 s)")
-    json.dumps(result)
 
 
 def test_exercises_only_keeps_the_opening_cells_and_the_exercises():

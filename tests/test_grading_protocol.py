@@ -197,15 +197,20 @@ def test_the_students_names_are_the_answers_a_check_reads():
                      "numpy-ex4": ["several_cores"], "numpy-ex5": ["float32_results"]}
 
 
-def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch):
+def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch, student, tmp_path):
+    """grade() itself finds bwrap missing, notes why and how to install it, and the report's
+    first line says the grade was given without a sandbox."""
     import shutil
 
     from booktools import sandbox
     real = shutil.which
     monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real(tool))
-    why = sandbox.why_not_sandboxed()
-    assert why and "bwrap not found" in why and "apt-get install bubblewrap" in why
-    result = {"notebook": "a.ipynb", "lecture": "lectures/numpy", "total": 0, "max": 5, "seconds": 1,
-              "sandboxed": False, "flags": [], "notes": [f"ran unsandboxed: {why}"], "questions": []}
+    path = tmp_path / "numpy.ipynb"
+    blank = nbformat.read(student / "notebooks" / "lectures" / "numpy.ipynb", as_version=4)
+    nbformat.write(grading.exercises_only(blank), path)
+    result = grading.grade(path)
+    assert result["sandboxed"] is False
+    [note] = [n for n in result["notes"] if n.startswith("ran unsandboxed:")]
+    assert "bwrap not found" in note and "apt-get install bubblewrap" in note, note
     text = grading.report(result)
-    assert "(graded WITHOUT a sandbox)" in text.splitlines()[0] and "ran unsandboxed: bwrap not found" in text
+    assert "(graded WITHOUT a sandbox)" in text.splitlines()[0] and note in text

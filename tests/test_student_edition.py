@@ -7,7 +7,6 @@ site and notebooks (pages, page sources, search index, .ipynb), and check that t
 same fingerprints are found in the full edition, so that a check which finds nothing
 cannot pass by looking for the wrong thing.
 """
-import re
 
 import jupytext
 import nbformat

@@ -85,7 +85,7 @@ def attacks(outside, others, port):
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def listener():
     """A loopback server that counts the connections it is offered."""
     server = socket.create_server(("127.0.0.1", 0))
@@ -106,33 +106,40 @@ def listener():
     server.close()
 
 
-def test_a_class_of_hostile_submissions_is_graded_to_the_point(built_notebooks, student, tmp_path, listener):
+def slug(name):
+    return name.replace(" ", "-").replace("'", "")
+
+
+HONEST = {"site-answers": FULL, "other-answers": FULL, "unanswered": 0, "wrong-poly": FULL - POLY}
+SUBMISSIONS = [*HONEST, *(slug(name) for name in attacks(ROOT, ROOT, 0))]
+
+
+@pytest.fixture(scope="module")
+def graded_class(built_notebooks, student, tmp_path_factory, listener):
+    """The class (the honest submissions, one per attack, and a file that is not a
+    notebook) graded once by `booktools.gradebook`, two at a time; what the tests read."""
     assert why_not_sandboxed() is None, f"these tests need the sandbox: {why_not_sandboxed()}"
+    tmp_path = tmp_path_factory.mktemp("hostile")
     port, connections = listener
     outside = tmp_path / "outside"
     outside.mkdir()
     os.chmod(outside, 0o777)                       # writable by anyone: only the sandbox stops a write
-    planted = PLANTED
-    if os.path.exists(planted):
-        os.remove(planted)
+    if os.path.exists(PLANTED):
+        os.remove(PLANTED)
     site = grading.solutions(nbformat.read(built_notebooks / "lectures" / "numpy.ipynb", as_version=4))
     received = nbformat.read(student / "notebooks" / "lectures" / "numpy.ipynb", as_version=4)
     submissions = tmp_path / "submissions"
     submissions.mkdir()
-    expected = {"site-answers": (FULL, ""), "other-answers": (FULL, ""), "unanswered": (0, ""),
-                "wrong-poly": (FULL - POLY, "")}
+    expected = {name: (total, "") for name, total in HONEST.items()}
     books = {"site-answers": site, "other-answers": {**site, **OTHER_ANSWERS}, "unanswered": {},
              "wrong-poly": {**site, "Exercise 1.1": WRONG_POLY}}
     for name, (code, total, said) in attacks(outside, submissions, port).items():
-        slug = name.replace(" ", "-").replace("'", "")
         answer = code if "def poly" in code else code + "\n\n" + site["Exercise 1.1"]
-        books[slug] = {**site, "Exercise 1.1": answer}
-        expected[slug] = (total, said)
-    for slug, answers in books.items():
-        nbformat.write(grading.exercises_only(grading.answered(received, answers)), submissions / f"{slug}.ipynb")
-
+        books[slug(name)] = {**site, "Exercise 1.1": answer}
+        expected[slug(name)] = (total, said)
+    for name, answers in books.items():
+        nbformat.write(grading.exercises_only(grading.answered(received, answers)), submissions / f"{name}.ipynb")
     (submissions / "not-a-notebook.ipynb").write_text("print('my answers')\n")    # must not stop the batch
-    count = len(books) + 1
 
     out = tmp_path / "graded"
     command = [sys.executable, "-m", "booktools.gradebook", str(submissions), "--out", str(out), "--jobs", "2",
@@ -142,33 +149,52 @@ def test_a_class_of_hostile_submissions_is_graded_to_the_point(built_notebooks, 
     seconds = time.perf_counter() - start
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     print(run.stdout.splitlines()[-1])              # the throughput line: graded N ... (M a minute)
-    assert f"graded {count} of {count} submissions" in run.stdout
-
+    print(f"{len(books)} submissions, 2 at a time: {seconds:.0f} s ({len(books) / seconds * 60:.1f} a minute)")
     table = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
-    assert sorted(table) == sorted([*books, "not-a-notebook"])
-    assert "is not a Jupyter notebook" in table["not-a-notebook"]["error"] and table["not-a-notebook"]["total"] == ""
-    for slug, (total, said) in expected.items():
-        result = json.loads((out / f"{slug}.json").read_text())
-        told = [f["reason"] for f in result["flags"]] + result["notes"]
-        assert result["sandboxed"] and result["total"] == total, (slug, result)
-        assert float(table[slug]["total"]) == total
-        assert said in " | ".join(told), (slug, told)
-        assert not any("outlived" in note for note in result["notes"]), (slug, result["notes"])
-        if total == FULL or slug in ("unanswered", "wrong-poly"):
-            assert not result["flags"], (slug, result["flags"])      # honest work is never flagged
-        if total == 0 and slug not in ("unanswered",):
-            assert all(q["message"] for q in result["questions"])
-        assert (out / f"{slug}.json").stat().st_size < 200_000         # output is capped
-        assert (out / f"{slug}.feedback.txt").read_text().startswith(str(submissions / f"{slug}.ipynb"))
+    return {"expected": expected, "count": len(books) + 1, "run": run, "command": command, "out": out,
+            "table": table, "submissions": submissions, "outside": outside, "connections": connections}
 
-    assert connections == [], "a submission reached the grader's loopback"
-    assert list(outside.iterdir()) == [] and not os.path.exists(planted), "a submission wrote outside its folder"
+
+def test_every_submission_gets_a_row_and_a_file_that_is_not_a_notebook_does_not_stop_the_batch(graded_class):
+    count, table = graded_class["count"], graded_class["table"]
+    assert f"graded {count} of {count} submissions" in graded_class["run"].stdout
+    assert sorted(table) == sorted([*SUBMISSIONS, "not-a-notebook"])
+    assert "is not a Jupyter notebook" in table["not-a-notebook"]["error"] and table["not-a-notebook"]["total"] == ""
+
+
+@pytest.mark.parametrize("name", SUBMISSIONS)
+def test_each_submission_is_graded_to_the_point(graded_class, name):
+    """Its total; what its flags and notes say; honest work never flagged; an attack's
+    questions each say why they scored 0; capped output; nothing it started outlives it."""
+    total, said = graded_class["expected"][name]
+    out = graded_class["out"]
+    result = json.loads((out / f"{name}.json").read_text())
+    told = [f["reason"] for f in result["flags"]] + result["notes"]
+    assert result["sandboxed"] and result["total"] == total, (name, result)
+    assert float(graded_class["table"][name]["total"]) == total
+    assert said in " | ".join(told), (name, told)
+    assert not any("outlived" in note for note in result["notes"]), (name, result["notes"])
+    if total == FULL or name in ("unanswered", "wrong-poly"):
+        assert not result["flags"], (name, result["flags"])      # honest work is never flagged
+    if total == 0 and name != "unanswered":
+        assert all(q["message"] for q in result["questions"])
+    assert (out / f"{name}.json").stat().st_size < 200_000         # output is capped
+    feedback = (out / f"{name}.feedback.txt").read_text()
+    assert feedback.startswith(str(graded_class["submissions"] / f"{name}.ipynb"))
+
+
+def test_no_submission_reached_the_network_wrote_outside_or_left_a_process(graded_class):
+    assert graded_class["connections"] == [], "a submission reached the grader's loopback"
+    outside = graded_class["outside"]
+    assert list(outside.iterdir()) == [] and not os.path.exists(PLANTED), "a submission wrote outside its folder"
     sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", SLEEPER]]
     for p in sleepers:
         p.send_signal(signal.SIGKILL)
     assert sleepers == [], "the daemon outlived the grading"
 
-    again = subprocess.run(command, capture_output=True, text=True, timeout=300)     # nothing changed
+
+def test_grading_the_class_again_reuses_every_grade(graded_class):
+    count = graded_class["count"]
+    again = subprocess.run(graded_class["command"], capture_output=True, text=True, timeout=300)   # nothing changed
     assert again.returncode == 0 and again.stdout.count("unchanged, graded before") == count, again.stdout
     assert f"graded 0 of {count}" in again.stdout
-    print(f"{len(books)} submissions, 2 at a time: {seconds:.0f} s ({len(books) / seconds * 60:.1f} a minute)")

@@ -57,7 +57,7 @@ import nbformat
 
 from booktools import lecture_source, tampering
 from booktools.book import ROOT, lectures
-from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION, SOLUTION_HEADING
+from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION
 from booktools.remote import KERNEL_HELPER, KernelLink, RemoteError, lambda_sources
 from booktools.requirements import python_version
 from booktools.sandbox import SandboxKernel, kernel_python
@@ -475,50 +475,6 @@ def report(result):
     lines += [f"  note: {note}" for note in result["notes"]]
     lines.append(f"total: {result['total']:g} / {result['max']:g}  ({result['seconds']:g} s)")
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------ submissions
-
-def solutions(full):
-    """{"Exercise 1.2": code of its solution cells, joined} from a full-edition notebook: the
-    answer key, as `answered` takes it."""
-    found, current = {}, None
-    for cell in full.cells:
-        if cell.cell_type == "markdown":
-            match = SOLUTION_HEADING.match(cell.source)
-            current = match.group(1) if match else None
-            if match:
-                found[current] = []
-        elif current:
-            found[current].append(cell.source)
-    return {exercise: "\n\n".join(code) for exercise, code in found.items()}
-
-
-def exercises_only(nb):
-    """`nb` without the lecture, as a student may hand it back: its opening cells (title,
-    setup, helper module, imports: up to the first section after them) and its exercises.
-    The site's solutions need the lecture's cells; an unanswered or a badly answered
-    notebook does not."""
-    heads = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and c.source.startswith("## ")]
-    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
-    lecture = next(i for i in heads if i > first_code)
-    exercises = next(i for i in heads if nb.cells[i].source.startswith(EXERCISES_SECTION))
-    nb.cells = nb.cells[:lecture] + nb.cells[exercises:]
-    return nb
-
-
-def answered(student_nb, answers):
-    """The student notebook with the empty cell under each exercise replaced by its answer."""
-    nb = nbformat.from_dict(json.loads(json.dumps(student_nb)))      # a deep copy
-    exercise = None
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            match = EXERCISE_HEADING.match(cell.source)
-            exercise = match.group(1) if match else exercise
-        elif cell.source == PLACEHOLDER_CODE and exercise in answers:
-            cell.source = answers[exercise]
-    return nb
-
 
 
 # ------------------------------------------------------------------ autograder bundles

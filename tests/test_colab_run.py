@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
+from submissions import answered, read, solutions
 
 from booktools import grading
 from booktools.book import lectures, notebook_pages
@@ -197,12 +198,12 @@ def test_page_notebook_runs_top_to_bottom_alone_in_a_colab_like_python(colab, bu
 def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_marks(
         colab, built_notebooks, tmp_path, doc):
     path = notebook_as_received(built_notebooks, doc, tmp_path)
-    answers = grading.solutions(nbformat.read(built_notebooks / f"{doc}.ipynb", as_version=4))
+    answers = solutions(read(built_notebooks, doc))
     exercise, alternative = ALTERNATIVES[doc]
     assert exercise in answers
     answers[exercise] = alternative
     received = nbformat.read(path, as_version=4)
-    nbformat.write(grading.answered(received, answers), path)
+    nbformat.write(answered(received, answers), path)
     out, ran = tmp_path / "result.json", tmp_path / "ran.ipynb"
     run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--kernel", KERNEL_NAME,
                           "--out", str(out), "--executed", str(ran)],

@@ -8,6 +8,7 @@ import sys
 
 import nbformat
 import pytest
+from submissions import exercises_only
 
 from booktools import grading, lecture_source
 from booktools.book import ROOT, lectures
@@ -120,6 +121,6 @@ def test_exercises_only_keeps_the_opening_cells_and_the_exercises():
         md("# Title"), md("## Before you start"), code("setup"), code("import numpy as np"),
         md("## A section"), code("lecture()"), md("## Another"), code("more()"),
         md("## Exercises"), md("### Exercise 1.1"), code("# answer")])
-    assert [c.source for c in grading.exercises_only(nb).cells] == [
+    assert [c.source for c in exercises_only(nb).cells] == [
         "# Title", "## Before you start", "setup", "import numpy as np",
         "## Exercises", "### Exercise 1.1", "# answer"]

@@ -2,28 +2,19 @@
 
 The submissions are the numpy lecture's student notebook with Exercises 1.2 and 1.3
 answered as the site does, and Exercise 1.1 answered badly; the lecture's own cells are
-deleted, as a student may do (`grading.exercises_only`; whole answered notebooks are graded
+deleted, as a student may do (`submissions.exercises_only`; whole answered notebooks are graded
 in the Colab-like run, tests/test_colab_run.py), so that each of these runs costs a
 kernel's start, not the lecture's timings."""
 from pathlib import Path
 
-import nbformat
 import pytest
+from submissions import read, solutions, submission
 
 from booktools import grading
 
 pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
 
-def read(folder, doc):
-    return nbformat.read(folder / f"{doc}.ipynb", as_version=4)
-
-
-def submit(tmp_path, nb):
-    path = tmp_path / "hand-in" / "submission.ipynb"
-    path.parent.mkdir(exist_ok=True)
-    nbformat.write(nb, path)
-    return path
 
 # Bad answers to Exercise 1.1 (`poly`, 2 points); Exercises 1.2 and 1.3 are answered right
 # (3 points). Each must cost Exercise 1.1 at most, and the grader must finish.
@@ -47,10 +38,9 @@ BAD = {
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
 def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student, tmp_path):
     code, earned, message = BAD[case]
-    answers = grading.solutions(read(built_notebooks, "lectures/numpy"))
+    answers = solutions(read(built_notebooks, "lectures/numpy"))
     answers["Exercise 1.1"] = code
-    received = read(student / "notebooks", "lectures/numpy")
-    path = submit(tmp_path, grading.exercises_only(grading.answered(received, answers)))
+    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, "lectures/numpy", answers)
     keep = tmp_path / "hand-in" / "other-work.txt"          # beside the submission, outside the grader's folder
     keep.write_text("not the grader's")
     result = grading.grade(path, timeouts=grading.Timeouts(cell=30, question=20))    # far above a healthy answer's
@@ -94,9 +84,9 @@ def ar1_final(m, T, ρ=0.9, σ=1.0):
 @pytest.mark.parametrize("case", WRONG_METHOD, ids=list(WRONG_METHOD))
 def test_the_wrong_method_costs_its_question_under_make_grade(case, built_notebooks, student, tmp_path):
     doc, exercise, code, message = WRONG_METHOD[case]
-    answers = grading.solutions(read(built_notebooks, doc))
+    answers = solutions(read(built_notebooks, doc))
     answers[exercise] = code
-    path = submit(tmp_path, grading.exercises_only(grading.answered(read(student / "notebooks", doc), answers)))
+    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc, answers)
     result = grading.grade(path, timeouts=grading.Timeouts(cell=60, question=60))
     for row in result["questions"]:
         if row["exercise"] == exercise:

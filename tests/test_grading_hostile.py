@@ -2,7 +2,7 @@
 SUBMISSIONS=...`, booktools.gradebook, two at a time), in the sandbox.
 
 Each submission is the numpy lecture's student notebook without the lecture's own cells
-(`grading.exercises_only`), answered as the site does (full marks, FULL), except where the
+(`submissions.exercises_only`), answered as the site does (full marks, FULL), except where the
 attack changes an answer. An attack on the machinery (rebinding what checks or answers
 run on, reaching other processes) scores 0 with a flag naming the cell; an attack on the
 machine (memory, files, network, output) fails inside the sandbox and leaves the honest
@@ -20,9 +20,9 @@ import sys
 import threading
 import time
 
-import nbformat
 import psutil
 import pytest
+from submissions import read, solutions, submission
 
 from booktools import grading
 from booktools.book import ROOT
@@ -126,8 +126,7 @@ def graded_class(built_notebooks, student, tmp_path_factory, listener):
     os.chmod(outside, 0o777)                       # writable by anyone: only the sandbox stops a write
     if os.path.exists(PLANTED):
         os.remove(PLANTED)
-    site = grading.solutions(nbformat.read(built_notebooks / "lectures" / "numpy.ipynb", as_version=4))
-    received = nbformat.read(student / "notebooks" / "lectures" / "numpy.ipynb", as_version=4)
+    site = solutions(read(built_notebooks, "lectures/numpy"))
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     expected = {name: (total, "") for name, total in HONEST.items()}
@@ -138,7 +137,7 @@ def graded_class(built_notebooks, student, tmp_path_factory, listener):
         books[slug(name)] = {**site, "Exercise 1.1": answer}
         expected[slug(name)] = (total, said)
     for name, answers in books.items():
-        nbformat.write(grading.exercises_only(grading.answered(received, answers)), submissions / f"{name}.ipynb")
+        submission(submissions / f"{name}.ipynb", student, "lectures/numpy", answers)
     (submissions / "not-a-notebook.ipynb").write_text("print('my answers')\n")    # must not stop the batch
 
     out = tmp_path / "graded"

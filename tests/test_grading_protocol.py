@@ -11,6 +11,7 @@ import zipfile
 import nbformat
 import numpy as np
 import pytest
+from submissions import submission
 
 from booktools import gradebook, grading, tampering
 from booktools.book import ROOT, lectures
@@ -205,10 +206,7 @@ def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch, student
     from booktools import sandbox
     real = shutil.which
     monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real(tool))
-    path = tmp_path / "numpy.ipynb"
-    blank = nbformat.read(student / "notebooks" / "lectures" / "numpy.ipynb", as_version=4)
-    nbformat.write(grading.exercises_only(blank), path)
-    result = grading.grade(path)
+    result = grading.grade(submission(tmp_path / "numpy.ipynb", student, "lectures/numpy"))
     assert result["sandboxed"] is False
     [note] = [n for n in result["notes"] if n.startswith("ran unsandboxed:")]
     assert "bwrap not found" in note and "apt-get install bubblewrap" in note, note

@@ -1,14 +1,14 @@
 """Grading an unanswered notebook (`make grade`, the command line): 0 points, with a line
 per question. The submissions are the student notebooks of `make student` without the
-lecture's own cells (`grading.exercises_only`), so each costs a kernel's start. Answered
+lecture's own cells (`submissions.exercises_only`), so each costs a kernel's start. Answered
 notebooks, whole, are graded in the Colab-like run (tests/test_colab_run.py); bad answers
 in tests/test_grading_bad_answers.py."""
 import json
 import subprocess
 import sys
 
-import nbformat
 import pytest
+from submissions import submission
 
 from booktools import grading
 from booktools.book import lectures
@@ -18,9 +18,7 @@ pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
 @pytest.mark.parametrize("doc", lectures())
 def test_the_unanswered_notebook_scores_zero_with_a_line_per_question(doc, student, tmp_path):
-    path = tmp_path / "hand-in" / "submission.ipynb"
-    path.parent.mkdir()
-    nbformat.write(grading.exercises_only(nbformat.read(student / "notebooks" / f"{doc}.ipynb", as_version=4)), path)
+    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc)
     out = tmp_path / "result.json"
     run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--out", str(out)],
                          capture_output=True, text=True, timeout=600)

@@ -459,7 +459,9 @@ def _check(q, names, namespace, link, box, limit):
         return False, late
     except _RemoteTimeout:
         return False, late + " (the submission's code ran past it and was interrupted)"
-    except BaseException as error:          # any failure of the check is a failed question
+    except KeyboardInterrupt:               # the grader's own Ctrl-C stops the grading
+        raise
+    except BaseException as error:          # any other failure of the check is a failed question
         return False, (type(error).__name__ + ": " + str(error))[:500]
     return True, ""
 

@@ -212,3 +212,18 @@ def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch, student
     assert "bwrap not found" in note and "apt-get install bubblewrap" in note, note
     text = grading.report(result)
     assert "(graded WITHOUT a sandbox)" in text.splitlines()[0] and note in text
+
+
+def test_a_failing_check_fails_its_question_but_ctrl_c_stops_the_grading():
+    class Box:
+        deadline = None
+    link = in_process_link({})
+    namespace = {}
+    def question(check):
+        return grading.Question("toy-ex1", "Exercise 1.1", 1.0, check)
+    assert grading._check(question("assert 1 == 2, 'wrong'"), [], namespace, link, Box(), 5) == (
+        False, "AssertionError: wrong")
+    assert grading._check(question("raise SystemExit(3)"), [], namespace, link, Box(), 5) == (False, "SystemExit: 3")
+    assert grading._check(question("x = 1"), [], namespace, link, Box(), 5) == (True, "")
+    with pytest.raises(KeyboardInterrupt):
+        grading._check(question("raise KeyboardInterrupt"), [], namespace, link, Box(), 5)

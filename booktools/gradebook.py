@@ -99,6 +99,13 @@ def collect(source, scratch):
     return names
 
 
+def error_row(name, path, error):
+    """The result of a submission that was not graded, and why: one shape for every cause
+    (not a notebook, another lecture's, a grader that failed or whose worker died)."""
+    return {"student": name, "notebook": str(path), "error": str(error)[:500],
+            "sha256": sha256(path) if Path(path).is_file() else ""}
+
+
 def _grade_one(name, path, options):
     """In a worker: grade one notebook and write its files; returns its gradebook row."""
     out = Path(options["out"])
@@ -106,7 +113,7 @@ def _grade_one(name, path, options):
         result = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"])
         result.update(student=name, sha256=sha256(path), grader=grader_version(result["lecture"]))
     except grading.SubmissionError as error:
-        result = {"student": name, "notebook": str(path), "error": str(error), "sha256": sha256(path)}
+        result = error_row(name, path, error)
     (out / f"{name}.json").write_text(json.dumps(result, indent=2))
     (out / f"{name}.feedback.txt").write_text(
         grading.report(result) + "\n" if "error" not in result else f"cannot grade: {result['error']}\n")
@@ -175,16 +182,15 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                             pending.append((name, path))
                             continue
                         except Exception as error:
-                            results[name] = {"student": name, "notebook": str(path),
-                                             "error": f"the grader failed ({type(error).__name__}: {error})"[:500]}
+                            results[name] = error_row(name, path,
+                                                      f"the grader failed ({type(error).__name__}: {error})")
                         done += 1
                         row = results[name]
                         progress(f"[{done}/{len(submissions)}] {name}: "
                                  + (f"{row['total']:g} / {row['max']:g} in {row['seconds']:g} s"
                                     if "error" not in row else f"not graded: {row['error']}"))
             for name, path in pending:
-                results[name] = {"student": name, "notebook": str(path),
-                                 "error": "the grader's worker stopped while grading it, twice"}
+                results[name] = error_row(name, path, "the grader's worker stopped while grading it, twice")
         ordered = [results[name] for name, _ in submissions]
     write_gradebook(ordered, out / "gradebook.csv")
     seconds = time.perf_counter() - start

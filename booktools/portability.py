@@ -10,9 +10,11 @@ the student edition and assignments `make assignments` built). Each condition im
 the one the lectures were written on:
 
 * `one-core`: the whole run on one CPU (`taskset -c 0`), as on a small CI runner;
-* `no-simd`: NumPy without its AVX-512 and AVX2 paths (`NPY_DISABLE_CPU_FEATURES`; a feature
-  in NumPy's baseline cannot be turned off, and the line says which stayed on), as on an
-  older or a different CPU, whose `pow` and `cos` cost several times more;
+* `no-simd`: NumPy without any of the SIMD paths it dispatches to at run time
+  (`NPY_DISABLE_CPU_FEATURES` set to every target of its `__cpu_dispatch__`: from NumPy 2.4
+  these are groups such as `X86_V3`, and the old names `AVX2 FMA3` are ignored without a
+  word), so only its build's baseline remains, as on an older or a different CPU, whose
+  `pow` and `cos` cost several times more; the line says which targets stayed on;
 * `generic-cpu`: Numba compiling for a generic CPU of this architecture (`NUMBA_CPU_NAME`);
 * `eight-devices`: JAX with eight simulated CPU devices (XLA's
   `--xla_force_host_platform_device_count`), as where a library or a user asked for them.
@@ -37,7 +39,7 @@ from booktools.book import ROOT, lectures
 
 CONDITIONS = {
     "one-core": {"prefix": ["taskset", "-c", "0"], "env": {}},
-    "no-simd": {"prefix": [], "env": {"NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512_SKX AVX2 FMA3"}},
+    "no-simd": {"prefix": [], "env": {"NPY_DISABLE_CPU_FEATURES": None}},     # set by _dispatch_targets
     "generic-cpu": {"prefix": [], "env": {"NUMBA_CPU_NAME": "generic"}},
     "eight-devices": {"prefix": [], "env": {"XLA_FLAGS": "--xla_force_host_platform_device_count=8"}},
 }
@@ -52,18 +54,26 @@ SHOWN_MARGINS = 8         # the closest calls of each condition
 def describe(name, env):
     """What the condition really changed, read in a Python run under it."""
     probe = ("import os, numpy, numba, jax\n"
-             "from numpy._core._multiarray_umath import __cpu_features__ as f\n"
-             "print('cores', len(os.sched_getaffinity(0)), '| NumPy on:',"
-             " ' '.join(k for k in ('AVX512F', 'AVX512_SKX', 'AVX2', 'FMA3') if f.get(k)) or 'none',"
+             "from numpy._core._multiarray_umath import __cpu_features__ as f, __cpu_dispatch__ as d\n"
+             "print('cores', len(os.sched_getaffinity(0)), '| NumPy dispatches to:',"
+             " ' '.join(k for k in d if f.get(k)) or 'none (baseline only)',"
              " '| Numba CPU', numba.config.CPU_NAME or 'host', '| JAX devices', len(jax.devices()))")
     ran = subprocess.run([*CONDITIONS[name]["prefix"], sys.executable, "-c", probe], env=env,
                          capture_output=True, text=True, cwd=ROOT)
     return ran.stdout.strip() or ran.stderr.strip().splitlines()[-1]
 
 
+def _dispatch_targets():
+    """Every SIMD target this NumPy dispatches to at run time (named as its version names them)."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__
+    return " ".join(__cpu_dispatch__)
+
+
 def run_condition(name, out, jobs):
     """Run the lectures and the grading classes under one condition: (passed, failures, margins)."""
     condition = CONDITIONS[name]
+    if name == "no-simd":
+        condition = {**condition, "env": {"NPY_DISABLE_CPU_FEATURES": _dispatch_targets()}}
     margins = out / name
     shutil.rmtree(margins, ignore_errors=True)
     margins.mkdir(parents=True)

@@ -40,14 +40,8 @@ def parts(text):
         elif re.match(r"^```\{(deeper-end|solution-end)\}", line):
             where.pop()
         elif line.startswith("```{code-cell}"):
-            j, tags = i + 1, []
-            while lines[j].startswith(":"):
-                if lines[j].startswith(":tags:"):
-                    tags = re.findall(r"[\w-]+", lines[j].split(":", 2)[2])
-                j += 1
-            end = lines.index("```", j)
-            found.append(("code", where[-1], "\n".join(lines[j:end]), tags))
-            i = end + 1
+            tags, source, i = _code_cell(lines, i)
+            found.append(("code", where[-1], source, tags))
             continue
         elif not line.startswith("```") and line.strip():
             found.append(("prose", where[-1], line, []))

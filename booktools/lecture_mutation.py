@@ -82,7 +82,7 @@ import nbformat
 import psutil
 from IPython.core.inputtransformer2 import TransformerManager
 
-from booktools import book
+from booktools import book, lecture_source
 from booktools.book import ROOT, lectures
 from booktools.layout import BUILD
 
@@ -567,7 +567,7 @@ def _names(code):
     function; the names it binds before reading them; names bound by import; imported names
     it calls at the start of a statement, like `jax.config.update(...)`)."""
     tree = ast.parse(code)
-    used, imported, configured = set(), set(), set()
+    used, imported, configured = set(), lecture_source.imported_names(tree), set()
     occurrences = []                                  # (line, column, name, binds it)
     in_function = set()
     for node in ast.walk(tree):
@@ -584,8 +584,6 @@ def _names(code):
             used.add(node.name)
             if id(node) not in in_function:
                 occurrences.append((node.lineno, node.col_offset, node.name, True))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
         elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             occurrences.append((node.lineno, node.col_offset - 1, node.target.id, False))
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):

@@ -170,9 +170,13 @@ def cell_names(code, arguments=True):
             bound.add(node.name)
         elif isinstance(node, ast.arg) and arguments:
             bound.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
-    return bound, read
+    return bound | imported_names(tree), read
+
+
+def imported_names(tree):
+    """Names the imports anywhere in `tree` (parsed code) bind: `import a.b` binds `a`."""
+    return {(alias.asname or alias.name).split(".")[0] for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
 
 
 def top_level_names(code, imports=True):

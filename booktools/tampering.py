@@ -19,6 +19,8 @@ The kernel can lie in that answer; the syntax cannot.
 """
 import ast
 
+from booktools import lecture_source
+
 PROCESS_CALLS = {"signal.signal", "signal.pthread_kill", "os.kill", "os.killpg", "os.fork", "os.forkpty",
                  "os.setsid", "os.setpgid"}
 WATCHED_BUILTINS = {"print", "open", "exec", "eval", "compile", "__import__", "isinstance", "issubclass",
@@ -26,14 +28,7 @@ WATCHED_BUILTINS = {"print", "open", "exec", "eval", "compile", "__import__", "i
 
 
 def _imported_names(trees):
-    names = {"builtins", "__builtins__"}
-    for tree in trees:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                names.update(alias.asname or alias.name for alias in node.names)
-    return names
+    return {"builtins", "__builtins__"}.union(*(lecture_source.imported_names(tree) for tree in trees))
 
 
 def _root(node):

@@ -11,22 +11,25 @@ empty cell after each exercise) and writes OUT/<name>.zip (default _build/assign
     <name>/README.md      for the student: what to do, how to open it, what to hand in
 
 and, for the instructor, OUT/<name>-autograder.zip: Otter-Grader's autograder for the
-lecture (booktools/grading.py: one test per exercise, with its points), to upload to
-Gradescope; `make grade` grades a returned notebook locally with the same tests.
+lecture (`autograder_bundle`: one test per exercise of booktools.grading.questions,
+with its points), to upload to Gradescope; `make grade` grades a returned notebook locally with the same tests.
 
 The student zips are byte-for-byte reproducible (fixed timestamps, fixed order).
 """
+import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
 
 from booktools.book import lectures, page_url
-from booktools.grading import autograder_bundle, questions
+from booktools.grading import questions
 from booktools.layout import ASSIGNMENTS, STUDENT
 from booktools.notebooks import EXERCISE_HEADING, binder_requirements
 from booktools.release import write_zip
+from booktools.requirements import python_version
 from booktools.student import PLACEHOLDER_CODE
 
 README = """# Assignment: {title}
@@ -107,6 +110,48 @@ def student_zip(doc, source, path):
     write_zip(path, [(f"{name}/{name}.ipynb", Path(source).read_bytes()),
                      (f"{name}/README.md", readme(nb, doc).encode("utf-8"))])
     return nb
+
+
+TEST_FILE = '''"""{exercise} of {doc}: the check that follows the solution on the site."""
+from otter.test_files import test_case
+
+OK_FORMAT = False
+name = {label!r}
+points = {points!r}
+CHECK = {check!r}
+
+
+@test_case(points={points!r})
+def test_{ident}(env):
+    exec(compile(CHECK, "<check {label}>", "exec"), dict(env))
+'''
+
+
+def write_test_files(doc, folder):
+    """One Otter test file per question of `doc` in `folder`; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for q in questions(doc):
+        path = folder / f"{q.label}.py"
+        path.write_text(TEST_FILE.format(exercise=q.exercise, doc=doc, label=q.label, points=q.points,
+                                         check=q.check, ident=re.sub(r"\W", "_", q.label)))
+        paths.append(path)
+    return paths
+
+
+def autograder_bundle(doc, output, requirements):
+    """Otter's autograder zip for `doc` (upload it to Gradescope as the assignment's
+    autograder): its tests, and `requirements` installed in the grading container."""
+    from otter.generate import main as otter_generate
+    with tempfile.TemporaryDirectory() as folder:
+        write_test_files(doc, Path(folder) / "tests")
+        reqs = Path(folder) / "requirements.txt"
+        reqs.write_text(requirements)
+        otter_generate(tests_dir=str(Path(folder) / "tests"), output_path=str(output), no_config=True,
+                       requirements=str(reqs), overwrite_requirements=True, python_version=python_version(),
+                       no_environment=True)
+    return Path(output)
 
 
 def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS):

@@ -99,8 +99,12 @@ def collect(source, scratch):
     return names
 
 
+# A row of the class, as saved in NAME.json: a graded submission's is its
+# grading.GradingResult.to_dict() with "student", "sha256" and "grader" added; one that was
+# not graded has the shape of `error_row`.
+
 def error_row(name, path, error):
-    """The result of a submission that was not graded, and why: one shape for every cause
+    """The row of a submission that was not graded, and why: one shape for every cause
     (not a notebook, another lecture's, a grader that failed or whose worker died)."""
     return {"student": name, "notebook": str(path), "error": str(error)[:500],
             "sha256": sha256(path) if Path(path).is_file() else ""}
@@ -110,14 +114,15 @@ def _grade_one(name, path, options):
     """In a worker: grade one notebook and write its files; returns its gradebook row."""
     out = Path(options["out"])
     try:
-        result = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"])
-        result.update(student=name, sha256=sha256(path), grader=grader_version(result["lecture"]))
+        graded = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"])
+        row = {**graded.to_dict(), "student": name, "sha256": sha256(path), "grader": grader_version(graded.lecture)}
+        feedback = grading.report(graded)
     except grading.SubmissionError as error:
-        result = error_row(name, path, error)
-    (out / f"{name}.json").write_text(json.dumps(result, indent=2))
-    (out / f"{name}.feedback.txt").write_text(
-        grading.report(result) + "\n" if "error" not in result else f"cannot grade: {result['error']}\n")
-    return result
+        row = error_row(name, path, error)
+        feedback = f"cannot grade: {row['error']}"
+    (out / f"{name}.json").write_text(json.dumps(row, indent=2))
+    (out / f"{name}.feedback.txt").write_text(feedback + "\n")
+    return row
 
 
 def _lecture_of(path, lecture):
@@ -186,9 +191,12 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                                                       f"the grader failed ({type(error).__name__}: {error})")
                         done += 1
                         row = results[name]
-                        progress(f"[{done}/{len(submissions)}] {name}: "
-                                 + (f"{row['total']:g} / {row['max']:g} in {row['seconds']:g} s"
-                                    if "error" not in row else f"not graded: {row['error']}"))
+                        if "error" in row:
+                            progress(f"[{done}/{len(submissions)}] {name}: not graded: {row['error']}")
+                        else:
+                            r = grading.GradingResult.from_dict(row)
+                            progress(f"[{done}/{len(submissions)}] {name}: {r.total:g} / {r.possible:g} "
+                                     f"in {r.seconds:g} s")
             for name, path in pending:
                 results[name] = error_row(name, path, "the grader's worker stopped while grading it, twice")
         ordered = [results[name] for name, _ in submissions]
@@ -200,19 +208,22 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
     return ordered
 
 
-def write_gradebook(results, path):
-    exercises = list(dict.fromkeys(f"{q['exercise']} ({q['label']})" for r in results for q in r.get("questions", [])))
+def write_gradebook(rows, path):
+    """gradebook.csv: a row per submission (graded or not), a column per question."""
+    graded = {id(row): grading.GradingResult.from_dict(row) for row in rows if "error" not in row}
+    exercises = list(dict.fromkeys(f"{q.exercise} ({q.label})" for r in graded.values() for q in r.questions))
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "lecture", *exercises, "total", "max", "flags", "notes", "seconds",
                          "sandboxed", "error"])
-        for r in results:
-            points = {f"{q['exercise']} ({q['label']})": q["earned"] for q in r.get("questions", [])}
-            writer.writerow([r.get("student", ""), r.get("lecture", ""), *[points.get(e, "") for e in exercises],
-                             r.get("total", ""), r.get("max", ""),
-                             "; ".join(f["reason"] for f in r.get("flags", [])),
-                             "; ".join(r.get("notes", [])), r.get("seconds", ""), r.get("sandboxed", ""),
-                             r.get("error", "")])
+        for row in rows:
+            r = graded.get(id(row))
+            if r is None:
+                writer.writerow([row["student"], "", *[""] * len(exercises), "", "", "", "", "", "", row["error"]])
+                continue
+            points = {f"{q.exercise} ({q.label})": q.earned for q in r.questions}
+            writer.writerow([row["student"], r.lecture, *[points.get(e, "") for e in exercises], r.total, r.possible,
+                             "; ".join(f.reason for f in r.flags), "; ".join(r.notes), r.seconds, r.sandboxed, ""])
 
 
 def main(argv=None):

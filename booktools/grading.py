@@ -9,8 +9,8 @@ The questions come from the lecture's source, not from the submission: each exer
 (its label, its number as on the site, the points its statement gives as
 `**Points:** N`) and the hidden check after its solution, which uses only the names the
 exercise asks for (tests/test_lecture_sources.py enforces it). Those checks are also
-written as Otter-Grader test files for the autograder bundle (`autograder_bundle`,
-called by `make assignments`): the same tests, locally and on a course platform.
+written as Otter-Grader test files for the autograder bundle (booktools.assignments,
+`make assignments`): the same tests, locally and on a course platform.
 
 Local grading runs code nobody has read, so it is done like this:
 
@@ -49,7 +49,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jupytext
@@ -59,7 +59,6 @@ from booktools import lecture_source, tampering
 from booktools.book import ROOT, lectures
 from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION
 from booktools.remote import KERNEL_HELPER, KernelLink, RemoteError, lambda_sources
-from booktools.requirements import python_version
 from booktools.sandbox import SandboxKernel, kernel_python
 from booktools.student import PLACEHOLDER_CODE, strip_solutions
 
@@ -158,14 +157,9 @@ def identify(nb, path, lecture=None):
 ALWAYS = re.compile(r"^\s*(import|from)\s|config\.update|set_num_threads|enable_x64", re.M)
 
 
-def _defs_and_uses(source):
-    """Names a cell may bind, and names it may read (both over-approximated)."""
-    return lecture_source.cell_names(source, arguments=False)
-
-
 def _free_names(source):
     """Names a check reads that it never binds itself (so they come from elsewhere)."""
-    defs, uses = _defs_and_uses(source)
+    defs, uses = lecture_source.cell_names(source, arguments=False)
     params = {node.arg for node in ast.walk(ast.parse(source)) if isinstance(node, ast.arg)}
     return uses - defs - params
 
@@ -213,7 +207,7 @@ def needed_cells(cells, names):
     cells, only their imports and settings: the part of the lecture the checks need."""
     keep, needed = [], set(names)
     for source in reversed(cells):
-        defs, uses = _defs_and_uses(source)
+        defs, uses = lecture_source.cell_names(source, arguments=False)
         if defs & needed:
             keep.append(source)
             needed |= uses
@@ -316,27 +310,113 @@ def _exercise_of_cells(nb):
     return owner
 
 
+@dataclass(frozen=True)
+class Flag:
+    """Tampering found: in the syntax of a code cell (its index in the notebook, and the
+    exercise it sits under), or reported by the grader's probe of the kernel (cell None)."""
+    cell: int | None
+    exercise: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    label: str
+    exercise: str
+    points: float
+    earned: float
+    message: str            # why it earned no points ("" when it earned them)
+
+
+@dataclass
+class GradingResult:
+    """One graded notebook. `to_dict` is the JSON a result is saved as (booktools.gradebook
+    adds the student, the submission's hash and the grader's version, and reads it back
+    with `from_dict`); `possible` is saved as "max"."""
+    notebook: str
+    lecture: str
+    questions: list[QuestionResult]
+    seconds: float
+    sandboxed: bool
+    flags: list[Flag] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self):
+        return sum(q.earned for q in self.questions)
+
+    @property
+    def possible(self):
+        return sum(q.points for q in self.questions)
+
+    def to_dict(self):
+        return {"notebook": self.notebook, "lecture": self.lecture, "questions": [asdict(q) for q in self.questions],
+                "total": self.total, "max": self.possible, "seconds": self.seconds, "sandboxed": self.sandboxed,
+                "flags": [asdict(f) for f in self.flags], "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data["notebook"], data["lecture"], [QuestionResult(**q) for q in data["questions"]],
+                   data["seconds"], data["sandboxed"], [Flag(**f) for f in data["flags"]], list(data["notes"]))
+
+
+@dataclass
+class Submission:
+    """A notebook read and judged before any kernel runs: its lecture, its questions, which
+    of its code cells are the student's own, and what its syntax gives away."""
+    path: Path
+    nb: nbformat.NotebookNode
+    lecture: str
+    questions: list[Question]
+    student_names: dict          # {label: the names its check takes from the student's kernel}
+    code_cells: list             # [(index in the notebook, cell)]
+    own: set                     # indices of the code cells that are not the assignment's own
+    flags: list[Flag]
+
+
+@dataclass
+class KernelRun:
+    """What running the submission and its checks in the kernel gave."""
+    verdicts: dict               # {label: (passed, message)}
+    flags: list[Flag]            # from the grader's probe of the kernel
+    notes: list[str]
+    sandboxed: bool
+
+
 def grade(path, lecture=None, timeouts=Timeouts(), kernel="python3", executed=None, sandbox=True, limits=None):
-    """Grade one submitted notebook; returns the result as a dict (see the module docstring).
-    `kernel` names the Jupyter kernel that runs it; with `executed`, the notebook as it ran
-    (the submission's cells and their outputs, no tests) is written to that path."""
-    cell_timeout, question_timeout, notebook_timeout = timeouts.cell, timeouts.question, timeouts.notebook
+    """Grade one submitted notebook (see the module docstring), in three stages: what can be
+    judged before any kernel runs (`examine`: the file, its lecture, its syntax), the kernel
+    (`run_in_kernel`: the notebook, then each check), and the verdict. `kernel` names the
+    Jupyter kernel that runs it; with `executed`, the notebook as it ran (the submission's
+    cells and their outputs, no tests) is written to that path."""
+    start = time.perf_counter()
+    submission = examine(path, lecture)
+    run = run_in_kernel(submission, timeouts, kernel, executed, sandbox, limits)
+    return verdict(submission, run, round(time.perf_counter() - start, 1))
+
+
+def examine(path, lecture=None):
+    """The stage before any kernel: the notebook read, its lecture identified (or
+    SubmissionError), and the student's own cells scanned for tampering."""
     nb = read_submission(path)
     doc = identify(nb, path, lecture)
-    graded = questions(doc)
-    remote = student_names(doc)
-    start = time.perf_counter()
-    notes, flags = [], []
-    results = {q.label: (False, "not graded") for q in graded}
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     owner = _exercise_of_cells(nb)
     known = own_code(doc)
     theirs = [(i, c) for i, c in code_cells if c.source.strip() not in known]
-    for position, reason in tampering.scan([c.source for _, c in theirs], [c.source for _, c in code_cells]):
-        index = theirs[position][0]
-        flags.append({"cell": index, "exercise": owner.get(index), "reason": reason})
+    flags = [Flag(theirs[position][0], owner.get(theirs[position][0]), reason)
+             for position, reason in tampering.scan([c.source for _, c in theirs], [c.source for _, c in code_cells])]
+    return Submission(Path(path), nb, doc, questions(doc), student_names(doc), code_cells,
+                      {i for i, _ in theirs}, flags)
+
+
+def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox=True, limits=None):
+    """The notebook's cells in a fresh kernel (sandboxed), then the grader's helper and
+    probe, then each question's check here, its student's names read from the kernel."""
+    notes, flags = [], []
+    verdicts = {q.label: (False, "not graded") for q in submission.questions}
     with tempfile.TemporaryDirectory(prefix="grade-") as folder:
-        shutil.copy(path, Path(folder) / Path(path).name)
+        shutil.copy(submission.path, Path(folder) / submission.path.name)
         box = SandboxKernel(folder, kernel_python(kernel), limits, sandbox=sandbox)
         if not box.sandboxed:
             notes.append(f"ran unsandboxed: {box.why_not}")
@@ -344,25 +424,27 @@ def grade(path, lecture=None, timeouts=Timeouts(), kernel="python3", executed=No
             notes.append(prepared)
         try:
             box.start()
-            alive = _run_notebook(box, nb, code_cells, cell_timeout, notebook_timeout, start, notes,
-                                  {i for i, _ in theirs})
+            alive, said = _run_notebook(box, submission, timeouts)
+            notes += said
             if executed is not None:
-                nbformat.write(nb, executed)
+                nbformat.write(submission.nb, executed)
             if alive:
-                alive = _install_helper(box, question_timeout, notes, flags)
-            namespace, problems = _trusted(doc)
+                alive = _install_helper(box, timeouts.question, notes)
+            namespace, problems = _trusted(submission.lecture)
             notes += problems
-            link = KernelLink(box.private, lambda code, limit: _rpc(box, code, limit), question_timeout)
+            clock = _Clock()
+            link = KernelLink(box.private, lambda code, limit: _rpc(box, clock, code, limit), timeouts.question)
             if alive:
-                box.deadline = time.monotonic() + question_timeout
+                clock.start(timeouts.question)
                 try:         # rebinding hidden from the syntax; the kernel could lie here
                     reasons = link.lookup("__grader_probe__")()
-                    flags += [{"cell": None, "exercise": None, "reason": f"the kernel reports that {r}"}
+                    flags += [Flag(None, None, f"the kernel reports that {r}")
                               for r in reasons if isinstance(r, str)][:20]
                 except Exception as error:
                     notes.append(f"the kernel did not answer the grader's probe ({type(error).__name__})")
-            for q in graded:
-                results[q.label] = _check(q, remote.get(q.label, []), namespace, link, box, question_timeout) \
+            for q in submission.questions:
+                verdicts[q.label] = _check(q, submission.student_names.get(q.label, []), namespace, link, box,
+                                           clock, timeouts.question) \
                     if alive and box.alive() else (False, "the kernel had stopped: " + (notes[-1] if notes else ""))
         finally:
             pids = box.processes()
@@ -370,17 +452,20 @@ def grade(path, lecture=None, timeouts=Timeouts(), kernel="python3", executed=No
             left = box.leftovers(pids)
             if left:
                 notes.append(f"{len(left)} of the submission's processes outlived the grading")
+    return KernelRun(verdicts, flags, notes, box.sandboxed)
+
+
+def verdict(submission, run, seconds):
+    """Each question's points: what its check said, unless the submission tampers with
+    what the answers run on (a flag from its syntax or from the kernel): then none."""
+    flags = submission.flags + run.flags
     rows = []
-    for q in graded:
-        passed, message = results[q.label]
+    for q in submission.questions:
+        passed, message = run.verdicts[q.label]
         if flags:           # what it changed, every answer after it ran on: none is trusted
             passed, message = False, "no points: the submission tampers with what the answers run on (see flags)"
-        rows.append({"label": q.label, "exercise": q.exercise, "points": q.points,
-                     "earned": q.points if passed else 0.0, "message": message})
-    return {"notebook": str(path), "lecture": doc, "questions": rows,
-            "total": sum(r["earned"] for r in rows), "max": sum(r["points"] for r in rows),
-            "seconds": round(time.perf_counter() - start, 1), "sandboxed": box.sandboxed,
-            "flags": flags, "notes": notes}
+        rows.append(QuestionResult(q.label, q.exercise, q.points, q.points if passed else 0.0, message))
+    return GradingResult(str(submission.path), submission.lecture, rows, seconds, run.sandboxed, flags, run.notes)
 
 
 def prepare_environment(python, timeout=900):
@@ -398,26 +483,28 @@ def prepare_environment(python, timeout=900):
     return f"before grading, into the kernel's Python: {run.stdout.strip()}" if run.stdout.strip() else None
 
 
-def _run_notebook(box, nb, code_cells, cell_timeout, notebook_timeout, start, notes, own):
-    """Execute the submission's cells in order; False once the kernel has stopped. An error
-    in one of the student's own cells (`own`) is noted."""
-    for index, cell in code_cells:
-        left = notebook_timeout - (time.perf_counter() - start)
+def _run_notebook(box, submission, timeouts):
+    """Execute the submission's cells in order, keeping their outputs in its notebook.
+    Returns (whether the kernel still runs, notes): a timeout, or an error in one of the
+    student's own cells, is noted."""
+    notes, start = [], time.perf_counter()
+    for index, cell in submission.code_cells:
+        left = timeouts.notebook - (time.perf_counter() - start)
         if left <= 0:
-            notes.append(f"stopped running the notebook after {notebook_timeout:g} s")
-            return True
-        run = box.execute(cell.source, min(cell_timeout, left), history=True)
+            notes.append(f"stopped running the notebook after {timeouts.notebook:g} s")
+            return True, notes
+        run = box.execute(cell.source, min(timeouts.cell, left), history=True)
         cell.outputs = [nbformat.from_dict(o) for o in run.outputs]
         cell.execution_count = run.execution_count
         if run.status in ("killed", "broken"):
             notes.append(f"cell {index}: {run.error}")
-            return False
-        if run.status == "timeout" or (run.status == "error" and index in own):
+            return False, notes
+        if run.status == "timeout" or (run.status == "error" and index in submission.own):
             notes.append(f"cell {index}: {run.error}")
-    return True
+    return True, notes
 
 
-def _install_helper(box, timeout, notes, flags):
+def _install_helper(box, timeout, notes):
     run = box.execute(KERNEL_HELPER + tampering.KERNEL_PROBE, timeout)
     if run.status != "ok":
         notes.append(f"the grader's helper could not run in the kernel ({run.error or run.status})")
@@ -429,9 +516,21 @@ class _RemoteTimeout(RemoteError):
     pass
 
 
-def _rpc(box, code, limit):
+class _Clock:
+    """When the current question's time ends: its check's requests to the kernel share it."""
+    def __init__(self):
+        self.deadline = float("inf")
+
+    def start(self, seconds):
+        self.deadline = time.monotonic() + seconds
+
+    def left(self):
+        return self.deadline - time.monotonic()
+
+
+def _rpc(box, clock, code, limit):
     """Run a request in the kernel, within what is left of the question's time."""
-    left = min(limit, box.deadline - time.monotonic())
+    left = min(limit, clock.left())
     if left <= 0:
         raise _RemoteTimeout("no time left")
     run = box.execute(code, left)
@@ -441,12 +540,13 @@ def _rpc(box, code, limit):
         raise RemoteError(run.error)
 
 
-def _check(q, names, namespace, link, box, limit):
-    """Run one question's check here, with the student's names as Remotes. The student's
-    code has `limit` seconds in all; the grader's own part of the check a little more."""
+def _check(q, names, namespace, link, box, clock, limit):
+    """Run one question's check here, with the student's names as Remotes: (passed,
+    message). The student's code has `limit` seconds in all; the grader's own part of the
+    check a little more."""
     env = dict(namespace)
     link.lambdas = lambda_sources(q.check, f"<check {q.label}>")
-    box.deadline = time.monotonic() + limit
+    clock.start(limit)
     late = f"the test did not finish within {limit:g} s"
     try:
         with _time_limit(limit + 10):
@@ -467,60 +567,17 @@ def _check(q, names, namespace, link, box, limit):
 
 
 def report(result):
-    lines = [f"{result['notebook']}: assignment of {result['lecture']}"
-             + ("" if result.get("sandboxed", True) else " (graded WITHOUT a sandbox)")]
-    for row in result["questions"]:
-        lines.append(f"  {row['exercise']} ({row['label']}): {row['earned']:g} / {row['points']:g}"
-                     + (f"  {row['message']}" if row["message"] else ""))
-    lines += [("  flag: the kernel" if f["cell"] is None else f"  flag: cell {f['cell']}")
-              + (f" ({f['exercise']})" if f["exercise"] else "") + f": {f['reason']}" for f in result.get("flags", [])]
-    lines += [f"  note: {note}" for note in result["notes"]]
-    lines.append(f"total: {result['total']:g} / {result['max']:g}  ({result['seconds']:g} s)")
+    """What a student reads: each question's points and why it lost them, the flags, the notes."""
+    lines = [f"{result.notebook}: assignment of {result.lecture}"
+             + ("" if result.sandboxed else " (graded WITHOUT a sandbox)")]
+    for q in result.questions:
+        lines.append(f"  {q.exercise} ({q.label}): {q.earned:g} / {q.points:g}"
+                     + (f"  {q.message}" if q.message else ""))
+    lines += [("  flag: the kernel" if f.cell is None else f"  flag: cell {f.cell}")
+              + (f" ({f.exercise})" if f.exercise else "") + f": {f.reason}" for f in result.flags]
+    lines += [f"  note: {note}" for note in result.notes]
+    lines.append(f"total: {result.total:g} / {result.possible:g}  ({result.seconds:g} s)")
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------ autograder bundles
-
-TEST_FILE = '''"""{exercise} of {doc}: the check that follows the solution on the site."""
-from otter.test_files import test_case
-
-OK_FORMAT = False
-name = {label!r}
-points = {points!r}
-CHECK = {check!r}
-
-
-@test_case(points={points!r})
-def test_{ident}(env):
-    exec(compile(CHECK, "<check {label}>", "exec"), dict(env))
-'''
-
-
-def write_test_files(doc, folder):
-    """One Otter test file per question of `doc` in `folder`; returns their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for q in questions(doc):
-        path = folder / f"{q.label}.py"
-        path.write_text(TEST_FILE.format(exercise=q.exercise, doc=doc, label=q.label, points=q.points,
-                                         check=q.check, ident=re.sub(r"\W", "_", q.label)))
-        paths.append(path)
-    return paths
-
-
-def autograder_bundle(doc, output, requirements):
-    """Otter's autograder zip for `doc` (upload it to Gradescope as the assignment's
-    autograder): its tests, and `requirements` installed in the grading container."""
-    from otter.generate import main as otter_generate
-    with tempfile.TemporaryDirectory() as folder:
-        write_test_files(doc, Path(folder) / "tests")
-        reqs = Path(folder) / "requirements.txt"
-        reqs.write_text(requirements)
-        otter_generate(tests_dir=str(Path(folder) / "tests"), output_path=str(output), no_config=True,
-                       requirements=str(reqs), overwrite_requirements=True, python_version=python_version(),
-                       no_environment=True)
-    return Path(output)
 
 
 def main(argv=None):
@@ -539,7 +596,7 @@ def main(argv=None):
         return 2
     print(report(result))
     out = Path(args.out) if args.out else Path(args.notebook).with_suffix(".grade.json")
-    out.write_text(json.dumps(result, indent=2))
+    out.write_text(json.dumps(result.to_dict(), indent=2))
     print(f"wrote {out}")
     return 0
 

@@ -94,10 +94,6 @@ def decode(data, client):
         return items if kind == "list" else tuple(items)
     if kind == "dict":
         return {_hashable(decode(k, client)): decode(v, client) for k, v in value}
-    if kind == "handle":
-        if not isinstance(value, str) or not value.isalnum():
-            raise RemoteError("a malformed handle from the kernel")
-        return Remote(client, value, data.get("type", "object"))
     if kind == "object":
         handle, type_name = value
         if not isinstance(handle, str) or not handle.isalnum() or not isinstance(type_name, str):
@@ -197,7 +193,6 @@ class KernelLink:
     def __init__(self, folder, run, timeout):
         self.folder, self.run, self.timeout = Path(folder), run, timeout
         self.lambdas = {}
-        self.namespace = {}
 
     def request(self, op, handle, args=(), kwargs=None):
         token = secrets.token_hex(8)

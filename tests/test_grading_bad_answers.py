@@ -44,11 +44,11 @@ def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student
     keep = tmp_path / "hand-in" / "other-work.txt"          # beside the submission, outside the grader's folder
     keep.write_text("not the grader's")
     result = grading.grade(path, timeouts=grading.Timeouts(cell=30, question=20))    # far above a healthy answer's
-    rows = {row["exercise"]: row for row in result["questions"]}
-    assert rows["Exercise 1.1"]["earned"] == earned, rows["Exercise 1.1"]
-    assert message in rows["Exercise 1.1"]["message"]
-    assert rows["Exercise 1.2"]["earned"] == rows["Exercise 1.2"]["points"]
-    assert rows["Exercise 1.3"]["earned"] == rows["Exercise 1.3"]["points"]
+    rows = {q.exercise: q for q in result.questions}
+    assert rows["Exercise 1.1"].earned == earned, rows["Exercise 1.1"]
+    assert message in rows["Exercise 1.1"].message
+    assert rows["Exercise 1.2"].earned == rows["Exercise 1.2"].points
+    assert rows["Exercise 1.3"].earned == rows["Exercise 1.3"].points
     assert path.exists() and keep.read_text() == "not the grader's"
     assert not list(Path(path.parent).glob("*.grade.json"))     # grade() itself writes nothing
 
@@ -88,8 +88,8 @@ def test_the_wrong_method_costs_its_question_under_make_grade(case, built_notebo
     answers[exercise] = code
     path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc, answers)
     result = grading.grade(path, timeouts=grading.Timeouts(cell=60, question=60))
-    for row in result["questions"]:
-        if row["exercise"] == exercise:
-            assert row["earned"] == 0 and message in row["message"], row
+    for q in result.questions:
+        if q.exercise == exercise:
+            assert q.earned == 0 and message in q.message, q
         else:
-            assert row["earned"] == row["points"], row
+            assert q.earned == q.points, q

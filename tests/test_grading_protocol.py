@@ -116,7 +116,8 @@ def test_an_answer_that_is_not_plain_data_is_refused():
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     import base64
     for data in ({"array": base64.b64encode(pickled.getvalue()).decode()},   # a pickle inside an array
-                 {"plain": [1, 2]}, {"code": "import os"}, {"plain": 1, "array": ""}, [1], {"handle": "../x"}):
+                 {"plain": [1, 2]}, {"code": "import os"}, {"plain": 1, "array": ""}, [1], {"handle": "abc"},
+                 {"object": ["../x", "t"]}):
         with pytest.raises((RemoteError, ValueError)):
             decode(data, None)
     assert decode(encode((1, [2.0, None], {"k": np.arange(3)})), None)[2]["k"].tolist() == [0, 1, 2]
@@ -148,15 +149,15 @@ def test_a_zip_of_submissions_yields_its_notebooks_and_nothing_outside(tmp_path)
 
 
 def test_the_gradebook_has_a_row_per_submission_and_a_column_per_question(tmp_path):
-    rows = [{"student": "a", "lecture": "lectures/numpy", "total": 3.0, "max": 5.0, "seconds": 9, "sandboxed": True,
-             "flags": [], "notes": ["cell 4: NameError"],
-             "questions": [{"exercise": "Exercise 1.1", "label": "numpy-ex1", "earned": 2.0},
-                           {"exercise": "Exercise 1.2", "label": "numpy-ex2", "earned": 1.0}]},
-            {"student": "b", "notebook": "b.ipynb", "error": "is not a Jupyter notebook"}]
+    graded = grading.GradingResult("a.ipynb", "lectures/numpy", [
+        grading.QuestionResult("numpy-ex1", "Exercise 1.1", 2.0, 2.0, ""),
+        grading.QuestionResult("numpy-ex2", "Exercise 1.2", 3.0, 1.0, "partly")], 9, True, [], ["cell 4: NameError"])
+    rows = [{**graded.to_dict(), "student": "a"},
+            gradebook.error_row("b", tmp_path / "b.ipynb", "is not a Jupyter notebook")]
     gradebook.write_gradebook(rows, tmp_path / "gradebook.csv")
     table = list(csv.DictReader(open(tmp_path / "gradebook.csv")))
     assert [r["student"] for r in table] == ["a", "b"]
-    assert table[0]["Exercise 1.1 (numpy-ex1)"] == "2.0" and table[0]["total"] == "3.0"
+    assert table[0]["Exercise 1.1 (numpy-ex1)"] == "2.0" and table[0]["total"] == "3.0" and table[0]["max"] == "5.0"
     assert table[0]["notes"] == "cell 4: NameError" and table[1]["error"] == "is not a Jupyter notebook"
 
 
@@ -207,23 +208,20 @@ def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch, student
     real = shutil.which
     monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real(tool))
     result = grading.grade(submission(tmp_path / "numpy.ipynb", student, "lectures/numpy"))
-    assert result["sandboxed"] is False
-    [note] = [n for n in result["notes"] if n.startswith("ran unsandboxed:")]
+    assert result.sandboxed is False
+    [note] = [n for n in result.notes if n.startswith("ran unsandboxed:")]
     assert "bwrap not found" in note and "apt-get install bubblewrap" in note, note
     text = grading.report(result)
     assert "(graded WITHOUT a sandbox)" in text.splitlines()[0] and note in text
 
 
 def test_a_failing_check_fails_its_question_but_ctrl_c_stops_the_grading():
-    class Box:
-        deadline = None
     link = in_process_link({})
-    namespace = {}
-    def question(check):
-        return grading.Question("toy-ex1", "Exercise 1.1", 1.0, check)
-    assert grading._check(question("assert 1 == 2, 'wrong'"), [], namespace, link, Box(), 5) == (
-        False, "AssertionError: wrong")
-    assert grading._check(question("raise SystemExit(3)"), [], namespace, link, Box(), 5) == (False, "SystemExit: 3")
-    assert grading._check(question("x = 1"), [], namespace, link, Box(), 5) == (True, "")
+    def check(code):
+        q = grading.Question("toy-ex1", "Exercise 1.1", 1.0, code)
+        return grading._check(q, [], {}, link, None, grading._Clock(), 5)
+    assert check("assert 1 == 2, 'wrong'") == (False, "AssertionError: wrong")
+    assert check("raise SystemExit(3)") == (False, "SystemExit: 3")
+    assert check("x = 1") == (True, "")
     with pytest.raises(KeyboardInterrupt):
-        grading._check(question("raise KeyboardInterrupt"), [], namespace, link, Box(), 5)
+        check("raise KeyboardInterrupt")

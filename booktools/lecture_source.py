@@ -173,10 +173,25 @@ def cell_names(code, arguments=True):
     return bound | imported_names(tree), read
 
 
+def imports(tree):
+    """{name: the module or object it stands for} for the imports anywhere in `tree` (parsed
+    code): `import a.b` binds `a` to "a", `import a.b as c` binds `c` to "a.b", and
+    `from a import b` binds `b` to "a.b"."""
+    found = {}
+    for node in ast.walk(tree):
+        for alias in getattr(node, "names", []) if isinstance(node, (ast.Import, ast.ImportFrom)) else []:
+            if isinstance(node, ast.ImportFrom):
+                found[alias.asname or alias.name] = f"{node.module or ''}.{alias.name}".lstrip(".")
+            elif alias.asname:
+                found[alias.asname] = alias.name
+            else:
+                found[alias.name.split(".")[0]] = alias.name.split(".")[0]
+    return found
+
+
 def imported_names(tree):
     """Names the imports anywhere in `tree` (parsed code) bind: `import a.b` binds `a`."""
-    return {(alias.asname or alias.name).split(".")[0] for node in ast.walk(tree)
-            if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    return set(imports(tree))
 
 
 def top_level_names(code, imports=True):

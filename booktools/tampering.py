@@ -27,8 +27,24 @@ WATCHED_BUILTINS = {"print", "open", "exec", "eval", "compile", "__import__", "i
                     "getattr", "setattr", "delattr", "globals", "locals", "vars", "super", "object"}
 
 
-def _imported_names(trees):
-    return {"builtins", "__builtins__"}.union(*(lecture_source.imported_names(tree) for tree in trees))
+# Settings a library documents as set by assigning to it: assigning one is configuring the
+# library, not tampering with it (numba's threading layer, from its documentation).
+CONFIGURATION = {"numba.config.THREADING_LAYER", "numba.config.THREADING_LAYER_PRIORITY"}
+
+
+def _imported(trees):
+    """{name: the module or object it stands for} for every import of the notebook."""
+    found = {"builtins": "builtins", "__builtins__": "builtins"}
+    for tree in trees:
+        found.update(lecture_source.imports(tree))
+    return found
+
+
+def _qualified(node, imported):
+    """`nb.config.X` as "numba.config.X" when `import numba as nb`; None for other roots."""
+    text = _text(node)
+    root = text.split(".")[0]
+    return imported[root] + text[len(root):] if root in imported else None
 
 
 def _root(node):
@@ -55,7 +71,8 @@ def _targets(node):
 
 
 def findings(source, imported):
-    """Reasons one cell's code tampers, as short sentences (empty if it does not)."""
+    """Reasons one cell's code tampers, as short sentences (empty if it does not); `imported`
+    is `_imported` of the notebook's cells."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -66,6 +83,8 @@ def findings(source, imported):
             for part in ast.walk(target) if isinstance(target, (ast.Tuple, ast.List)) else [target]:
                 root = _root(part)
                 if isinstance(part, ast.Attribute) and root in imported:
+                    if isinstance(node, ast.Assign) and _qualified(part, imported) in CONFIGURATION:
+                        continue
                     found.append(f"it rebinds `{_text(part)}`, which belongs to the imported `{root}`")
                 elif isinstance(part, ast.Subscript) and (
                         root in ("__builtins__", "vars()", "globals()")
@@ -105,7 +124,7 @@ def scan(sources, context=()):
             trees.append(ast.parse(source))
         except SyntaxError:
             pass
-    imported = _imported_names(trees)
+    imported = _imported(trees)
     return [(index, reason) for index, source in enumerate(sources) for reason in findings(source, imported)]
 
 

@@ -40,6 +40,20 @@ def test_the_scan_flags_code_that_changes_what_answers_run_on(code):
     assert found and found[0][0] == 0 and TAMPERING[code] in found[0][1], found
 
 
+def test_a_documented_setting_is_configuration_not_tampering():
+    """Numba documents choosing its threading layer by assigning numba.config.THREADING_LAYER:
+    by any name numba or its config is imported as. Other attributes of numba.config, and
+    the setting rebound by `del` or `+=`, are still flagged."""
+    for code in ("import numba\nnumba.config.THREADING_LAYER = 'omp'",
+                 "import numba as nb\nnb.config.THREADING_LAYER = 'workqueue'",
+                 "from numba import config as c\nc.THREADING_LAYER_PRIORITY = ['omp', 'tbb']"):
+        assert tampering.scan([code]) == [], code
+    for code in ("import numba\nnumba.config.DISABLE_JIT = True", "import numba\nnumba.njit = lambda f: f",
+                 "import numba\ndel numba.config.THREADING_LAYER",
+                 "import numpy as config\nconfig.THREADING_LAYER = 1"):
+        assert len(tampering.scan([code])) == 1, code
+
+
 def test_the_scan_names_the_cell_and_reads_imports_from_every_cell():
     found = tampering.scan(["import numpy as np", "x = 1", "np.max = min"])
     assert [index for index, _ in found] == [2]

@@ -8,7 +8,9 @@ empty cell after each exercise) and writes OUT/<name>.zip (default _build/assign
 
     <name>/<name>.ipynb   the student notebook (it installs what it needs and writes
                           the helper modules it imports, so it runs on its own)
-    <name>/README.md      for the student: what to do, how to open it, what to hand in
+    <name>/README.md      for the student: what to do, how to open it, what to hand in,
+                          and the site version, credit and licence
+    <name>/LICENSE, <name>/LICENSE-CONTENT   the licences
 
 and, for the instructor, OUT/<name>-autograder.zip: Otter-Grader's autograder for the
 lecture (`autograder_bundle`: one test per exercise of booktools.grading.questions,
@@ -24,7 +26,8 @@ from pathlib import Path
 
 import nbformat
 
-from booktools.book import lectures, page_url
+from booktools import grading
+from booktools.book import ROOT, config, lectures, page_url
 from booktools.grading import questions
 from booktools.layout import ASSIGNMENTS, STUDENT
 from booktools.notebooks import EXERCISE_HEADING, binder_requirements
@@ -66,6 +69,13 @@ to its exercises.
 
 The notebook with your answers and their outputs: in Jupyter, save it; in Colab,
 File, Download, Download .ipynb. Hand it in as your instructor asks.
+
+## Version, credit and licence
+
+Built from version {version} of the lectures ({checks_note}). {author}, {copyright}.
+The lecture's text and the code shown in it are licensed under CC BY-SA 4.0
+(`LICENSE-CONTENT`); the helper modules the notebook writes, under the BSD 3-Clause
+licence (`LICENSE`, which also credits the work the lectures adapt).
 """
 
 
@@ -98,44 +108,60 @@ def readme(nb, doc):
     if not found:
         raise ValueError(f"{doc}: no exercises in the student notebook")
     items = "\n".join(f"   * **{heading}.** {text}" for heading, text in found)
+    settings = config()
+    checks = nb.metadata.get("assignment", {}).get("checks")
     return README.format(title=nb.metadata["title"], url=page_url(doc), name=name,
-                         overview=overview(nb), exercises=items, placeholder=PLACEHOLDER_CODE)
+                         overview=overview(nb), exercises=items, placeholder=PLACEHOLDER_CODE,
+                         version=grading.site_version(), author=settings["author"], copyright=settings["copyright"],
+                         checks_note=f"its checks: version {checks}" if checks else "no graded checks")
+
+
+LICENCES = ("LICENSE", "LICENSE-CONTENT")
 
 
 def student_zip(doc, source, path):
-    """The zip a student gets for lecture `doc`: its student notebook `source` and a README,
-    byte for byte the same from the same notebook (release.write_zip)."""
+    """The zip a student gets for lecture `doc`: its student notebook `source`, a README
+    (naming the site version it was built from) and the licences, byte for byte the same
+    from the same notebook and version (release.write_zip)."""
     name = Path(doc).name
     nb = nbformat.read(source, as_version=4)
     write_zip(path, [(f"{name}/{name}.ipynb", Path(source).read_bytes()),
-                     (f"{name}/README.md", readme(nb, doc).encode("utf-8"))])
+                     (f"{name}/README.md", readme(nb, doc).encode("utf-8")),
+                     *[(f"{name}/{licence}", (ROOT / licence).read_bytes()) for licence in LICENCES]])
     return nb
 
 
-TEST_FILE = '''"""{exercise} of {doc}: the check that follows the solution on the site."""
+TEST_FILE = '''"""{exercise} of {doc}: the check that follows the solution on the site, one
+test case per weighted part (each runs alone, as under `make grade`)."""
 from otter.test_files import test_case
 
 OK_FORMAT = False
 name = {label!r}
 points = {points!r}
-CHECK = {check!r}
+PARTS = {parts!r}      # the code of each part: the check's shared lines, then its own
+'''
 
+TEST_CASE = '''
 
-@test_case(points={points!r})
-def test_{ident}(env):
-    exec(compile(CHECK, "<check {label}>", "exec"), dict(env))
+@test_case(name={what!r}, points={points!r})
+def test_{ident}_{k}(env):
+    exec(compile(PARTS[{k}], "<check {label}>", "exec"), dict(env))
 '''
 
 
 def write_test_files(doc, folder):
-    """One Otter test file per question of `doc` in `folder`; returns their paths."""
+    """One Otter test file per question of `doc` in `folder`, a test case per part of its
+    check with the part's points; returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for q in questions(doc):
         path = folder / f"{q.label}.py"
+        ident = re.sub(r"\W", "_", q.label)
         path.write_text(TEST_FILE.format(exercise=q.exercise, doc=doc, label=q.label, points=q.points,
-                                         check=q.check, ident=re.sub(r"\W", "_", q.label)))
+                                         parts=[part.code for part in q.parts])
+                        + "".join(TEST_CASE.format(what=part.what or q.label, points=part.points, ident=ident, k=k,
+                                                   label=q.label) for k, part in enumerate(q.parts)))
         paths.append(path)
     return paths
 

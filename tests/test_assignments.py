@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from booktools import assignments
-from booktools.book import lectures
+from booktools import assignments, grading
+from booktools.book import ROOT, config, lectures
 from booktools.layout import ASSIGNMENTS, STUDENT
 from booktools.notebooks import EXERCISE_HEADING
 
@@ -43,7 +43,7 @@ def test_autograder_holds_one_test_per_exercise_and_the_pinned_runtime(doc):
         environment = archive.read("environment.yml").decode()
         for q in questions(doc):
             test = archive.read(f"tests/{q.label}.py").decode()
-            assert f"points = {q.points!r}" in test and repr(q.check) in test
+            assert f"points = {q.points!r}" in test and all(repr(part.code) in test for part in q.parts)
     assert "python=3.11" in environment and "numba==" in environment and "jax==" in environment
 
 
@@ -56,7 +56,8 @@ def test_the_student_zip_holds_no_test():
 @pytest.mark.parametrize("doc", LECTURES)
 def test_zip_holds_the_student_notebook_and_a_readme_naming_each_exercise(doc, tmp_path):
     name = Path(doc).name
-    assert unpack(doc, tmp_path) == [f"{name}/{name}.ipynb", f"{name}/README.md"]
+    assert unpack(doc, tmp_path) == [f"{name}/{name}.ipynb", f"{name}/README.md", f"{name}/LICENSE",
+                                     f"{name}/LICENSE-CONTENT"]
     notebook = tmp_path / name / f"{name}.ipynb"
     assert notebook.read_bytes() == (STUDENT_NOTEBOOKS / f"{doc}.ipynb").read_bytes()
     nb = nbformat.read(notebook, as_version=4)
@@ -67,6 +68,11 @@ def test_zip_holds_the_student_notebook_and_a_readme_naming_each_exercise(doc, t
         assert f"**{heading}.**" in readme, f"{name}/README.md does not list {heading}"
     assert readme.startswith(f"# Assignment: {nb.metadata['title']}\n")
     assert "**Prerequisites:**" in readme and "**Time:**" in readme and f"{name}.ipynb" in readme
+    # What it was built from, whose it is, and on what terms.
+    assert f"Built from version {grading.site_version()} of the lectures (its checks: version " \
+           f"{grading.checks_version(doc)})" in readme
+    assert "CC BY-SA 4.0" in readme and config()["author"] in readme
+    assert (tmp_path / name / "LICENSE-CONTENT").read_bytes() == (ROOT / "LICENSE-CONTENT").read_bytes()
 
 
 @pytest.mark.parametrize("doc", LECTURES)

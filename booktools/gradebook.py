@@ -2,7 +2,8 @@
 
     python -m booktools.gradebook SUBMISSIONS --out DIR [--jobs 2] [--lecture NAME]
         [--cell-timeout S] [--question-timeout S] [--notebook-timeout S] [--kernel NAME]   # grading.Timeouts
-    make grade SUBMISSIONS=folder/ [JOBS=2] [OUT=DIR]
+        [--roster IDS.csv] [--overrides FILE.csv] [--other-checks]
+    make grade SUBMISSIONS=folder/ [JOBS=2] [OUT=DIR] [ROSTER=...] [OVERRIDES=...] [OTHER_CHECKS=1]
 
 Each notebook is graded by booktools.grading (its sandbox and trusted checks), `--jobs` at
 a time, in worker processes that each compute a lecture's reference values once for all
@@ -13,6 +14,12 @@ question, the total, the flags and the seconds it took. A submission already gra
 unchanged (the same bytes) and by the same grader (the same lecture and grading code), is
 not graded again. One submission that cannot be graded, or that brings a worker down,
 gets a row saying why; the others go on.
+
+People stay in the loop: with a roster (`read_roster`) every student on it has a row, a
+missing one saying "no submission"; the instructor's overrides (`read_overrides`, by
+default DIR/overrides.csv) change a question's points with a reason, and since the grader
+only reads that file, they survive every regrade. Each row names the version of the
+checks and of the site it was graded with.
 """
 import argparse
 import concurrent.futures
@@ -25,10 +32,11 @@ import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from booktools import grading
-from booktools.book import HELPERS, ROOT
+from booktools.book import HELPERS, ROOT, lectures
 from booktools.sandbox import kernel_python, why_not_sandboxed
 
 MAX_ZIP_BYTES = 2_000_000_000
@@ -62,9 +70,11 @@ def grader_files(root=ROOT):
     return sorted(package / f"{name}.py" for name in found) + [Path(root) / "lectures" / f"{h}.py" for h in HELPERS]
 
 
-def grader_version(doc, root=ROOT):
-    """What a result depends on besides the submission: the lecture and the grader's code."""
-    digest = hashlib.sha256((Path(root) / f"{doc}.md").read_bytes())
+def grader_version(doc=None, root=ROOT):
+    """What a result depends on besides the submission: the lecture and the grader's code
+    (for a submission refused before its lecture was known, every lecture)."""
+    docs = [doc] if doc else lectures()
+    digest = hashlib.sha256(b"".join((Path(root) / f"{d}.md").read_bytes() for d in docs))
     for path in grader_files(root):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -103,22 +113,26 @@ def collect(source, scratch):
 # grading.GradingResult.to_dict() with "student", "sha256" and "grader" added; one that was
 # not graded has the shape of `error_row`.
 
-def error_row(name, path, error):
+def error_row(name, path, error, other_checks=False):
     """The row of a submission that was not graded, and why: one shape for every cause
-    (not a notebook, another lecture's, a grader that failed or whose worker died)."""
+    (not a notebook, another lecture's, handed out with other checks, a grader that failed
+    or whose worker died)."""
     return {"student": name, "notebook": str(path), "error": str(error)[:500],
-            "sha256": sha256(path) if Path(path).is_file() else ""}
+            "sha256": sha256(path) if Path(path).is_file() else "", "grader": grader_version(),
+            "other_checks": other_checks}
 
 
 def _grade_one(name, path, options):
     """In a worker: grade one notebook and write its files; returns its gradebook row."""
     out = Path(options["out"])
     try:
-        graded = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"])
-        row = {**graded.to_dict(), "student": name, "sha256": sha256(path), "grader": grader_version(graded.lecture)}
+        graded = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"],
+                               other_checks=options["other_checks"])
+        row = {**graded.to_dict(), "student": name, "sha256": sha256(path), "grader": grader_version(graded.lecture),
+               "other_checks": options["other_checks"]}
         feedback = grading.report(graded)
     except grading.SubmissionError as error:
-        row = error_row(name, path, error)
+        row = error_row(name, path, error, options["other_checks"])
         feedback = f"cannot grade: {row['error']}"
     (out / f"{name}.json").write_text(json.dumps(row, indent=2))
     (out / f"{name}.feedback.txt").write_text(feedback + "\n")
@@ -132,8 +146,8 @@ def _lecture_of(path, lecture):
         return None
 
 
-def _cached(name, path, out):
-    """The result already in `out` for this very submission and grader, or None."""
+def _cached(name, path, out, other_checks=False):
+    """The result already in `out` for this very submission, grader and options, or None."""
     saved = out / f"{name}.json"
     if not saved.is_file():
         return None
@@ -141,24 +155,33 @@ def _cached(name, path, out):
         result = json.loads(saved.read_text())
     except ValueError:
         return None
-    if result.get("sha256") != sha256(path):
+    if result.get("sha256") != sha256(path) or result.get("other_checks", False) != other_checks:
         return None
-    if "error" in result:
-        return result
-    return result if result.get("grader") == grader_version(result["lecture"]) else None
+    return result if result.get("grader") == grader_version(result.get("lecture")) else None
 
 
-def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), kernel="python3", progress=print):
-    """Grade every notebook of `source` into `out`; returns the results, in order."""
+def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), kernel="python3", progress=print,
+                other_checks=False, roster=None, overrides=None):
+    """Grade every notebook of `source` into `out` and write its gradebook (with `roster`
+    and `overrides`, files: see `write_gradebook`); returns the rows, in order."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    options = {"out": str(out), "lecture": lecture, "timeouts": timeouts, "kernel": kernel}
+    overrides = Path(overrides) if overrides else out / "overrides.csv"
+    people = read_roster(roster) if roster else None           # bad files stop before any grading
+    changes = read_overrides(overrides) if overrides.is_file() else []
+    options = {"out": str(out), "lecture": lecture, "timeouts": timeouts, "kernel": kernel,
+               "other_checks": other_checks}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="gradebook-") as scratch:
         submissions = collect(source, scratch)
+        known = {q.label for doc in lectures() for q in grading.questions(doc)}
+        for change in changes:
+            if change.student not in dict(submissions) or change.question not in known:
+                raise GradebookError(f"{overrides}: an override names {change.student!r} and {change.question!r}, "
+                                     "and there is no such submission or question")
         results, todo = {}, {}
         for name, path in submissions:
-            cached = _cached(name, path, out)
+            cached = _cached(name, path, out, other_checks)
             if cached is not None:
                 results[name] = cached
                 progress(f"[{len(results)}/{len(submissions)}] {name}: unchanged, graded before")
@@ -187,8 +210,8 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                             pending.append((name, path))
                             continue
                         except Exception as error:
-                            results[name] = error_row(name, path,
-                                                      f"the grader failed ({type(error).__name__}: {error})")
+                            results[name] = error_row(name, path, f"the grader failed ({type(error).__name__}: "
+                                                      f"{error})", other_checks)
                         done += 1
                         row = results[name]
                         if "error" in row:
@@ -198,9 +221,10 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                             progress(f"[{done}/{len(submissions)}] {name}: {r.total:g} / {r.possible:g} "
                                      f"in {r.seconds:g} s")
             for name, path in pending:
-                results[name] = error_row(name, path, "the grader's worker stopped while grading it, twice")
+                results[name] = error_row(name, path, "the grader's worker stopped while grading it, twice",
+                                          other_checks)
         ordered = [results[name] for name, _ in submissions]
-    write_gradebook(ordered, out / "gradebook.csv")
+    write_gradebook(ordered, out / "gradebook.csv", people, changes)
     seconds = time.perf_counter() - start
     graded = sum(len(group) for group in todo.values())
     progress(f"graded {graded} of {len(submissions)} submissions in {seconds:.0f} s"
@@ -208,22 +232,92 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
     return ordered
 
 
-def write_gradebook(rows, path):
-    """gradebook.csv: a row per submission (graded or not), a column per question."""
+class GradebookError(ValueError):
+    """A roster or an overrides file that cannot be applied (the message says where)."""
+
+
+def read_roster(path):
+    """The student ids of a roster: a CSV whose first column (headed "student", "id" or
+    anything else) holds one id per row, as the submissions are named."""
+    with open(path, newline="") as f:
+        rows = [row for row in csv.reader(f) if row and row[0].strip()]
+    ids = [row[0].strip() for row in rows[1:]]
+    if len(set(ids)) != len(ids):
+        raise GradebookError(f"{path}: a student is listed twice: {sorted({i for i in ids if ids.count(i) > 1})}")
+    return ids
+
+
+@dataclass(frozen=True)
+class Override:
+    student: str
+    question: str       # a question's label, e.g. numpy-ex1
+    points: float
+    reason: str
+
+
+def read_overrides(path):
+    """The instructor's changes to points, kept in a file the grader never writes (so they
+    survive regrading): CSV with the columns student, question (its label), points, reason."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"student", "question", "points", "reason"} - set(reader.fieldnames or [])
+        if missing:
+            raise GradebookError(f"{path}: the columns student, question, points, reason are needed "
+                                 f"(missing: {', '.join(sorted(missing))})")
+        found = []
+        for line, row in enumerate(reader, 2):
+            try:
+                points = float(row["points"])
+            except (TypeError, ValueError):
+                raise GradebookError(f"{path}, line {line}: points {row['points']!r} is not a number") from None
+            if not (row["reason"] or "").strip():
+                raise GradebookError(f"{path}, line {line}: an override needs a reason")
+            found.append(Override(row["student"].strip(), row["question"].strip(), points, row["reason"].strip()))
+    return found
+
+
+def _on_roster(name, ids):
+    """The roster id a submission's name belongs to: the id itself, or the id and "_"
+    before the rest (a folder per student, or the id before the file's name)."""
+    return next((i for i in ids if name == i or name.startswith(i + "_")), None)
+
+
+def write_gradebook(rows, path, roster=None, overrides=()):
+    """gradebook.csv: a row per submission (graded or not) and, with a roster (its ids),
+    a row for each student on it who handed nothing in; a column per question, with the
+    instructor's `overrides` applied (and listed) on top of the grader's points."""
     graded = {id(row): grading.GradingResult.from_dict(row) for row in rows if "error" not in row}
-    exercises = list(dict.fromkeys(f"{q.exercise} ({q.label})" for r in graded.values() for q in r.questions))
+    exercises = list(dict.fromkeys((q.exercise, q.label) for r in graded.values() for q in r.questions))
+    names = [row["student"] for row in rows]
+    questions = {row["student"]: {q.label for q in r.questions} for row in rows if (r := graded.get(id(row)))}
+    for change in overrides:
+        if change.question not in questions.get(change.student, ()):
+            raise GradebookError(f"an override gives {change.student!r} points for {change.question!r}, a question "
+                                 "of no graded submission of theirs (the grades are saved: fix it and run again)")
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "lecture", *exercises, "total", "max", "flags", "notes", "seconds",
-                         "sandboxed", "error"])
+        writer.writerow(["student", "roster", "lecture", *[f"{e} ({label})" for e, label in exercises], "total", "max",
+                         "overrides", "flags", "notes", "seconds", "sandboxed", "checks", "site version", "error"])
         for row in rows:
+            member = "" if roster is None else (_on_roster(row["student"], roster) or "not on the roster")
             r = graded.get(id(row))
             if r is None:
-                writer.writerow([row["student"], "", *[""] * len(exercises), "", "", "", "", "", "", row["error"]])
+                writer.writerow([row["student"], member, "", *[""] * len(exercises), "", "", "", "", "", "", "", "",
+                                 "", row["error"]])
                 continue
-            points = {f"{q.exercise} ({q.label})": q.earned for q in r.questions}
-            writer.writerow([row["student"], r.lecture, *[points.get(e, "") for e in exercises], r.total, r.possible,
-                             "; ".join(f.reason for f in r.flags), "; ".join(r.notes), r.seconds, r.sandboxed, ""])
+            points = {q.label: q.earned for q in r.questions}
+            mine = [c for c in overrides if c.student == row["student"]]
+            for change in mine:
+                points[change.question] = change.points
+            total = sum(points.values())
+            writer.writerow([row["student"], member, r.lecture, *[points.get(label, "") for _, label in exercises],
+                             total, r.possible, "; ".join(f"{c.question}: {c.points:g} ({c.reason})" for c in mine),
+                             "; ".join(f.reason for f in r.flags), "; ".join(r.notes), r.seconds, r.sandboxed,
+                             r.checks, r.site, ""])
+        for student in roster or []:
+            if not any(_on_roster(name, [student]) for name in names):
+                writer.writerow([student, student, "", *[""] * len(exercises), 0, "", "", "", "", "", "", "", "",
+                                 "no submission"])
 
 
 def main(argv=None):
@@ -234,12 +328,18 @@ def main(argv=None):
     parser.add_argument("--lecture")
     grading.Timeouts.add_arguments(parser)
     parser.add_argument("--kernel", default="python3")
+    parser.add_argument("--other-checks", action="store_true",
+                        help="grade notebooks handed out with other checks than the lectures have now")
+    parser.add_argument("--roster", help="a CSV of the class's student ids: who handed nothing in gets a row")
+    parser.add_argument("--overrides", help="a CSV of the instructor's points (student, question, points, reason); "
+                                            "default: OUT/overrides.csv if it exists")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(str(Path(args.submissions)).rstrip("/").removesuffix(".zip") + "-graded")
     try:
         grade_class(args.submissions, out, args.jobs, args.lecture, grading.Timeouts.from_arguments(args),
-                    args.kernel, progress=lambda line: print(line, flush=True))
-    except ValueError as error:
+                    args.kernel, progress=lambda line: print(line, flush=True), other_checks=args.other_checks,
+                    roster=args.roster, overrides=args.overrides)
+    except (ValueError, OSError) as error:
         print(f"cannot grade: {error}", file=sys.stderr)
         return 2
     return 0

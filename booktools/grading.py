@@ -4,6 +4,7 @@
         [--cell-timeout S] [--question-timeout S] [--notebook-timeout S]   # seconds (defaults: Timeouts)
         [--kernel NAME]          # the Jupyter kernel to run it in (default: python3, this Python)
         [--executed RAN.ipynb]   # also write the notebook as it ran, with its outputs
+        [--other-checks]         # grade it though it was handed out with other checks
 
 The questions come from the lecture's source, not from the submission: each exercise
 (its label, its number as on the site, the points its statement gives as
@@ -96,6 +97,11 @@ class Question:
     exercise: str       # its number as on the site, e.g. "Exercise 1.1"
     points: float
     check: str          # the hidden check cell's code
+    parts: list = None  # its weighted parts (lecture_source.Part); None: the whole check
+
+    def __post_init__(self):
+        if self.parts is None:
+            self.parts = lecture_source.check_parts(self.check, self.points, self.label)
 
 
 def questions(doc):
@@ -107,7 +113,8 @@ def questions(doc):
     for number, exercise in enumerate(lecture_source.exercises(text), 1):
         if not lecture_source.POINTS.search(exercise.statement) or exercise.check is None:
             raise ValueError(f"{doc}: exercise {exercise.label} needs a '**Points:** N' line and a check")
-        found.append(Question(exercise.label, f"Exercise {chapter}.{number}", exercise.points, exercise.check))
+        found.append(Question(exercise.label, f"Exercise {chapter}.{number}", exercise.points, exercise.check,
+                              exercise.parts))
     return found
 
 
@@ -135,13 +142,21 @@ def read_submission(path):
 
 
 def identify(nb, path, lecture=None):
-    """The lecture `nb` is the assignment of: the one whose title its metadata names and
-    whose exercise headings it has. With `lecture` given, refuse any other."""
+    """The lecture `nb` is the assignment of: the one its metadata names (the assignment
+    notebooks carry it, booktools.notebooks), else the one whose title it has or whose
+    exercise headings it has. With `lecture` given, refuse any other; a notebook whose
+    metadata names one lecture and whose title and exercises are another's is refused."""
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     headings = {h[0] for h in EXERCISE_HEADING.findall(markdown)}
     matches = [doc for doc in lectures()
                if nb.metadata.get("title") == title(doc)
                or headings == {q.exercise for q in questions(doc)}]
+    stamped = stamp(nb).get("lecture")
+    if stamped in lectures():
+        if matches and stamped not in matches:
+            raise SubmissionError(f"{path}: its metadata says it is the assignment of {stamped}, but its title "
+                                  f"and exercises are those of {', '.join(matches)}")
+        matches = [stamped]
     if len(matches) != 1:
         raise SubmissionError(f"{path}: cannot tell which lecture's assignment this is (its title "
                               f"{nb.metadata.get('title')!r}, exercises {sorted(headings)}); "
@@ -150,6 +165,24 @@ def identify(nb, path, lecture=None):
     if lecture is not None and Path(doc).name != Path(lecture).name:
         raise SubmissionError(f"{path} is the assignment of {doc}, not of {lecture}")
     return doc
+
+
+def stamp(nb):
+    """{"lecture": ..., "checks": ...}: what the notebook says it was handed out as ({} if nothing)."""
+    found = nb.metadata.get("assignment")
+    return found if isinstance(found, dict) else {}
+
+
+def checks_version(doc):
+    """The version of `doc`'s checks (lecture_source.checks_version), as the assignment
+    notebooks carry it."""
+    return lecture_source.checks_version((ROOT / f"{doc}.md").read_text(encoding="utf-8"))
+
+
+def site_version():
+    """The grader's version of the site (its release tag, or what git describes)."""
+    from booktools.extensions.site_version import site_version as described
+    return described(ROOT)
 
 
 # ------------------------------------------------------------------ the lecture, trusted
@@ -340,6 +373,8 @@ class GradingResult:
     sandboxed: bool
     flags: list[Flag] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    checks: str = ""            # the version of the checks it was graded with (checks_version)
+    site: str = ""              # the grader's version of the site (site_version)
 
     @property
     def total(self):
@@ -352,12 +387,14 @@ class GradingResult:
     def to_dict(self):
         return {"notebook": self.notebook, "lecture": self.lecture, "questions": [asdict(q) for q in self.questions],
                 "total": self.total, "max": self.possible, "seconds": self.seconds, "sandboxed": self.sandboxed,
-                "flags": [asdict(f) for f in self.flags], "notes": list(self.notes)}
+                "flags": [asdict(f) for f in self.flags], "notes": list(self.notes), "checks": self.checks,
+                "site": self.site}
 
     @classmethod
     def from_dict(cls, data):
         return cls(data["notebook"], data["lecture"], [QuestionResult(**q) for q in data["questions"]],
-                   data["seconds"], data["sandboxed"], [Flag(**f) for f in data["flags"]], list(data["notes"]))
+                   data["seconds"], data["sandboxed"], [Flag(**f) for f in data["flags"]], list(data["notes"]),
+                   data.get("checks", ""), data.get("site", ""))
 
 
 @dataclass
@@ -372,34 +409,49 @@ class Submission:
     code_cells: list             # [(index in the notebook, cell)]
     own: set                     # indices of the code cells that are not the assignment's own
     flags: list[Flag]
+    checks: str                  # the version of the checks it is graded with
+    notes: list[str]
 
 
 @dataclass
 class KernelRun:
     """What running the submission and its checks in the kernel gave."""
-    verdicts: dict               # {label: (passed, message)}
+    verdicts: dict               # {label: (points earned, message)}
     flags: list[Flag]            # from the grader's probe of the kernel
     notes: list[str]
     sandboxed: bool
 
 
-def grade(path, lecture=None, timeouts=Timeouts(), kernel="python3", executed=None, sandbox=True, limits=None):
+def grade(path, lecture=None, timeouts=Timeouts(), kernel="python3", executed=None, sandbox=True, limits=None,
+          other_checks=False):
     """Grade one submitted notebook (see the module docstring), in three stages: what can be
     judged before any kernel runs (`examine`: the file, its lecture, its syntax), the kernel
     (`run_in_kernel`: the notebook, then each check), and the verdict. `kernel` names the
     Jupyter kernel that runs it; with `executed`, the notebook as it ran (the submission's
-    cells and their outputs, no tests) is written to that path."""
+    cells and their outputs, no tests) is written to that path. `other_checks`: grade it
+    even if it was handed out with other checks than these (see `examine`)."""
     start = time.perf_counter()
-    submission = examine(path, lecture)
+    submission = examine(path, lecture, other_checks)
     run = run_in_kernel(submission, timeouts, kernel, executed, sandbox, limits)
     return verdict(submission, run, round(time.perf_counter() - start, 1))
 
 
-def examine(path, lecture=None):
+def examine(path, lecture=None, other_checks=False):
     """The stage before any kernel: the notebook read, its lecture identified (or
-    SubmissionError), and the student's own cells scanned for tampering."""
+    SubmissionError), and the student's own cells scanned for tampering. A notebook handed
+    out with other checks than the lecture has now (a `git pull` since) is refused, unless
+    `other_checks`: then it is graded with these, and the result says so."""
     nb = read_submission(path)
     doc = identify(nb, path, lecture)
+    checks, notes = checks_version(doc), []
+    handed_out = stamp(nb).get("checks")
+    if handed_out and handed_out != checks:
+        if not other_checks:
+            raise SubmissionError(f"{path} was handed out with version {handed_out} of {doc}'s checks, and "
+                                  f"these are version {checks} (the lecture changed since): grade it from the "
+                                  "site version its assignment zip names, or allow other checks "
+                                  "(--other-checks, OTHER_CHECKS=1)")
+        notes.append(f"handed out with version {handed_out} of the checks, graded with version {checks}")
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     owner = _exercise_of_cells(nb)
     known = own_code(doc)
@@ -407,14 +459,14 @@ def examine(path, lecture=None):
     flags = [Flag(theirs[position][0], owner.get(theirs[position][0]), reason)
              for position, reason in tampering.scan([c.source for _, c in theirs], [c.source for _, c in code_cells])]
     return Submission(Path(path), nb, doc, questions(doc), student_names(doc), code_cells,
-                      {i for i, _ in theirs}, flags)
+                      {i for i, _ in theirs}, flags, checks, notes)
 
 
 def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox=True, limits=None):
     """The notebook's cells in a fresh kernel (sandboxed), then the grader's helper and
     probe, then each question's check here, its student's names read from the kernel."""
     notes, flags = [], []
-    verdicts = {q.label: (False, "not graded") for q in submission.questions}
+    verdicts = {q.label: (0.0, "not graded") for q in submission.questions}
     with tempfile.TemporaryDirectory(prefix="grade-") as folder:
         shutil.copy(submission.path, Path(folder) / submission.path.name)
         box = SandboxKernel(folder, kernel_python(kernel), limits, sandbox=sandbox)
@@ -445,7 +497,7 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
             for q in submission.questions:
                 verdicts[q.label] = _check(q, submission.student_names.get(q.label, []), namespace, link, box,
                                            clock, timeouts.question) \
-                    if alive and box.alive() else (False, "the kernel had stopped: " + (notes[-1] if notes else ""))
+                    if alive and box.alive() else (0.0, "the kernel had stopped: " + (notes[-1] if notes else ""))
         finally:
             pids = box.processes()
             box.stop()
@@ -461,11 +513,12 @@ def verdict(submission, run, seconds):
     flags = submission.flags + run.flags
     rows = []
     for q in submission.questions:
-        passed, message = run.verdicts[q.label]
+        earned, message = run.verdicts[q.label]
         if flags:           # what it changed, every answer after it ran on: none is trusted
-            passed, message = False, "no points: the submission tampers with what the answers run on (see flags)"
-        rows.append(QuestionResult(q.label, q.exercise, q.points, q.points if passed else 0.0, message))
-    return GradingResult(str(submission.path), submission.lecture, rows, seconds, run.sandboxed, flags, run.notes)
+            earned, message = 0.0, "no points: the submission tampers with what the answers run on (see flags)"
+        rows.append(QuestionResult(q.label, q.exercise, q.points, earned, message))
+    return GradingResult(str(submission.path), submission.lecture, rows, seconds, run.sandboxed, flags,
+                         submission.notes + run.notes, submission.checks, site_version())
 
 
 def prepare_environment(python, timeout=900):
@@ -541,29 +594,43 @@ def _rpc(box, clock, code, limit):
 
 
 def _check(q, names, namespace, link, box, clock, limit):
-    """Run one question's check here, with the student's names as Remotes: (passed,
-    message). The student's code has `limit` seconds in all; the grader's own part of the
-    check a little more."""
-    env = dict(namespace)
+    """Run one question's check here, with the student's names as Remotes: (points earned,
+    message). Each part of the check runs alone and earns its points; the student's code
+    has `limit` seconds in all, the grader's own part of the check a little more."""
     link.lambdas = lambda_sources(q.check, f"<check {q.label}>")
     clock.start(limit)
     late = f"the test did not finish within {limit:g} s"
+    earned, failed = 0.0, []
     try:
         with _time_limit(limit + 10):
-            for name in names:
-                env[name] = link.lookup(name)
-            exec(compile(q.check, f"<check {q.label}>", "exec"), env)
+            for part in q.parts:
+                if (why := _run_part(part, q, names, namespace, link)) is None:
+                    earned += part.points
+                else:
+                    failed.append((part, why))
     except _QuestionTimeout:               # stopped while waiting on the kernel, perhaps
         if not box.settle():
-            return False, late + " (the kernel did not stop and was killed)"
-        return False, late
+            return earned, late + " (the kernel did not stop and was killed)"
+        return earned, late
     except _RemoteTimeout:
-        return False, late + " (the submission's code ran past it and was interrupted)"
-    except KeyboardInterrupt:               # the grader's own Ctrl-C stops the grading
-        raise
-    except BaseException as error:          # any other failure of the check is a failed question
-        return False, (type(error).__name__ + ": " + str(error))[:500]
-    return True, ""
+        return earned, late + " (the submission's code ran past it and was interrupted)"
+    if len(q.parts) == 1:
+        return earned, failed[0][1] if failed else ""
+    return earned, "; ".join(f"{part.what} ({part.points:g} of {q.points:g} points): {why}" for part, why in failed)
+
+
+def _run_part(part, q, names, namespace, link):
+    """None if the part's check passes, else why it failed (timeouts and Ctrl-C go up)."""
+    env = dict(namespace)
+    try:
+        for name in names:
+            env[name] = link.lookup(name)
+        exec(compile(part.code, f"<check {q.label}>", "exec"), env)
+    except (_QuestionTimeout, _RemoteTimeout, KeyboardInterrupt):
+        raise                               # the grader's own Ctrl-C stops the grading
+    except BaseException as error:          # any other failure of the check fails the part
+        return (type(error).__name__ + ": " + str(error))[:500]
+    return None
 
 
 def report(result):
@@ -588,9 +655,12 @@ def main(argv=None):
     Timeouts.add_arguments(parser)
     parser.add_argument("--kernel", default="python3", help="the Jupyter kernel to run the notebook in")
     parser.add_argument("--executed", help="also write the notebook as it ran, with its outputs, here")
+    parser.add_argument("--other-checks", action="store_true",
+                        help="grade a notebook handed out with other checks than the lecture has now")
     args = parser.parse_args(argv)
     try:
-        result = grade(args.notebook, args.lecture, Timeouts.from_arguments(args), args.kernel, args.executed)
+        result = grade(args.notebook, args.lecture, Timeouts.from_arguments(args), args.kernel, args.executed,
+                       other_checks=args.other_checks)
     except SubmissionError as error:
         print(f"cannot grade: {error}", file=sys.stderr)
         return 2

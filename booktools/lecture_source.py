@@ -4,7 +4,8 @@ its exercises with their points and solutions; and what a cell's code binds and 
 
     parts(text)             [(kind, where, source, tags)] in page order
     solutions(text)         [Solution] in page order: label, code, check, lines spanned
-    exercises(text)         [Exercise] in page order, each with its solution and check
+    exercises(text)         [Exercise] in page order, each with its solution, check and its parts
+    checks_version(text)    a short hash of what grading depends on: labels, points, checks
     cell_names(code)        (names the code binds, names it reads)
     top_level_names(code)   names the code binds at its top level
 
@@ -12,6 +13,8 @@ Grading, the student edition, the stated-time rule (booktools.reading) and the s
 tests read lectures through it; none parses the format itself.
 """
 import ast
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -56,6 +59,19 @@ def main_path_cells(text):
             if kind == "code" and where == "main" and "remove-cell" not in tags]
 
 
+# A check may give partial credit: its lines from `# Part (1 point): what it checks` to the
+# next such line are one part, worth those points; the lines before the first part are
+# shared by every part.
+PART = re.compile(r"^# Part \((\d+(?:\.\d+)?) points?\): (.+)$", re.M)
+
+
+@dataclass(frozen=True)
+class Part:
+    points: float
+    what: str           # what it checks, as a student's feedback names it ("" for a whole check)
+    code: str           # the check's shared lines, then the part's own: it runs alone
+
+
 @dataclass
 class Exercise:
     label: str          # e.g. "numpy-ex1"
@@ -64,6 +80,27 @@ class Exercise:
     optional: bool      # beyond the lecture's stated time
     solution: str       # the code of its solution's cells, joined
     check: str = None   # the hidden cell right after the solution: the question's test
+
+    @property
+    def parts(self):
+        return check_parts(self.check, self.points, self.label) if self.check is not None else []
+
+
+def check_parts(check, points, label="the exercise"):
+    """The weighted parts of a check (see PART), each runnable alone; a check without parts
+    is one part worth all the points. Raises FormatError when the parts' points do not add
+    up to the exercise's."""
+    marks = list(PART.finditer(check))
+    if not marks:
+        return [Part(points, "", check)]
+    shared = check[:marks[0].start()]
+    found = [Part(float(mark.group(1)), mark.group(2).strip(),
+                  shared + check[mark.start():marks[k + 1].start() if k + 1 < len(marks) else len(check)])
+             for k, mark in enumerate(marks)]
+    if abs(sum(part.points for part in found) - points) > 1e-9:
+        raise FormatError(f"{label}: its check's parts give {sum(part.points for part in found):g} points, "
+                          f"its statement {points:g}")
+    return found
 
 
 class FormatError(ValueError):
@@ -146,6 +183,15 @@ def exercises(text):
                               bool(OPTIONAL.search(statement)), solution.code if solution else "",
                               solution.check if solution else None))
     return found
+
+
+def checks_version(text):
+    """A short hash of what grading a lecture's assignment depends on: each exercise's label,
+    points and check, and the names its solution defines (the answers a check reads). The
+    prose, the lecture's other code and the solutions' bodies do not change it."""
+    graded = [(e.label, e.points, e.check, sorted(top_level_names(e.solution)) if e.solution else [])
+              for e in exercises(text)]
+    return hashlib.sha256(json.dumps(graded).encode("utf-8")).hexdigest()[:12]
 
 
 def solution_lines(code):

@@ -27,7 +27,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from booktools import book
+from booktools import book, lecture_source
 from booktools.book import ROOT, notebook_pages, page_url
 from booktools.layout import BUILD
 from booktools.requirements import LECTURE_RUNTIME, pinned_versions, python_version
@@ -145,6 +145,11 @@ def finish_notebook(nb, docname, source_md=None):
         "language_info": {"name": "python"},
         "title": nb.metadata.get("title", ""),
     }
+    lecture = ROOT / f"{docname}.md"           # the full edition's source, checks included
+    if lecture.is_file() and lecture_source.exercises(text := lecture.read_text(encoding="utf-8")):
+        # What the grader checks this notebook's answers against (booktools.grading refuses
+        # to grade it with other checks unless asked to).
+        nb.metadata["assignment"] = {"lecture": docname, "checks": lecture_source.checks_version(text)}
     for cell in nb.cells:
         cell.metadata.pop("hide-output", None)     # sphinx-tojupyter's own bookkeeping
         if cell.cell_type == "markdown":

@@ -33,7 +33,8 @@ def test_otter_test_files_hold_each_check_with_its_points(doc, tmp_path):
     for q, path in zip(grading.questions(doc), paths):
         test = create_test_file(str(path), NBMetadataConfig())     # as Otter reads it
         assert test.name == q.label and sum(case.points for case in test.test_cases) == q.points
-        assert repr(q.check) in path.read_text()
+        assert [case.points for case in test.test_cases] == [part.points for part in q.parts]
+        assert all(repr(part.code) in path.read_text() for part in q.parts)
 
 
 def test_an_otter_test_passes_on_a_right_answer_and_fails_on_a_wrong_one(tmp_path):
@@ -43,10 +44,15 @@ def test_an_otter_test_passes_on_a_right_answer_and_fails_on_a_wrong_one(tmp_pat
     path = assignments.write_test_files("lectures/numpy", tmp_path)[0]           # poly(x, coef)
     right = {"np": np, "poly": lambda x, coef: np.polynomial.polynomial.polyval(np.asarray(x, float), coef)}
     wrong = {"np": np, "poly": lambda x, coef: np.zeros_like(np.asarray(x, float))}
-    for env, passed in ((right, True), (wrong, False)):
+    def looped(x, coef):            # right values, but a Python loop over the points: the value part only
+        x = np.asarray(x, float)
+        return np.array([sum(c * v**k for k, c in enumerate(coef)) for v in x.ravel()]).reshape(x.shape)
+    q = grading.questions("lectures/numpy")[0]
+    method = next(part.points for part in q.parts if "method" in part.what)
+    for env, score in ((right, q.points), (wrong, 0.0), ({"np": np, "poly": looped}, q.points - method)):
         test = create_test_file(str(path), NBMetadataConfig())
         test.run(env)
-        assert test.passed_all is passed
+        assert test.score == score and test.possible == q.points, (test.score, score)
 
 
 def run_grader(capsys, *args):
@@ -133,3 +139,54 @@ def test_exercises_only_keeps_the_opening_cells_and_the_exercises():
     assert [c.source for c in exercises_only(nb).cells] == [
         "# Title", "## Before you start", "setup", "import numpy as np",
         "## Exercises", "### Exercise 1.1", "# answer"]
+
+
+def test_the_checks_version_follows_the_checks_not_the_prose():
+    lecture = ("```{exercise}\n:label: t-ex1\nFind x.\n\n**Points:** 1\n```\n\n"
+               "```{solution-start} t-ex1\n```\n\n```{code-cell} ipython3\nx = 1\n```\n\n"
+               "```{solution-end}\n```\n\n```{code-cell} ipython3\n:tags: [remove-cell]\nassert x == 1\n```\n")
+    version = lecture_source.checks_version(lecture)
+    assert lecture_source.checks_version("Some prose.\n\n" + lecture.replace("Find x.", "Compute x.")) == version
+    assert lecture_source.checks_version(lecture.replace("x = 1", "x = 2 - 1")) == version   # the same answer name
+    assert lecture_source.checks_version(lecture.replace("assert x == 1", "assert x == 2")) != version
+    assert lecture_source.checks_version(lecture.replace("**Points:** 1", "**Points:** 2")) != version
+    assert lecture_source.checks_version(lecture.replace("x = 1", "y = 1")) != version
+
+
+def stamped(tmp_path, doc, checks):
+    path = tmp_path / "hand-in.ipynb"
+    nb = student_like(doc)
+    nb.metadata["assignment"] = {"lecture": doc, "checks": checks}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_notebook_handed_out_with_other_checks_is_refused_unless_asked(tmp_path):
+    """Before any kernel runs (grading.examine): the checks it was handed out with are not
+    these, so its grade would not mean what the assignment said."""
+    path = stamped(tmp_path, "lectures/numba", "0123456789ab")
+    with pytest.raises(grading.SubmissionError, match="handed out with version 0123456789ab"):
+        grading.examine(path)
+    allowed = grading.examine(path, other_checks=True)
+    current = grading.checks_version("lectures/numba")
+    assert allowed.notes == [f"handed out with version 0123456789ab of the checks, graded with version {current}"]
+    assert grading.examine(stamped(tmp_path, "lectures/numba", current)).notes == []
+
+
+def test_a_notebook_whose_metadata_names_another_lecture_is_refused(tmp_path):
+    path = tmp_path / "hand-in.ipynb"
+    nb = student_like("lectures/numba")
+    nb.metadata["assignment"] = {"lecture": "lectures/numpy", "checks": grading.checks_version("lectures/numpy")}
+    nbformat.write(nb, path)
+    with pytest.raises(grading.SubmissionError, match="says it is the assignment of lectures/numpy, but its title"):
+        grading.examine(path)
+    nb.metadata["title"] = "Renamed by the student"              # the metadata then decides
+    nb.cells = [c for c in nb.cells if c.cell_type == "code"]
+    nbformat.write(nb, path)
+    assert grading.examine(path).lecture == "lectures/numpy"
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_the_student_notebooks_carry_the_version_of_their_checks(doc, student):
+    nb = nbformat.read(student / "notebooks" / f"{doc}.ipynb", as_version=4)
+    assert nb.metadata["assignment"] == {"lecture": doc, "checks": grading.checks_version(doc)}

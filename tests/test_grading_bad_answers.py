@@ -55,7 +55,9 @@ def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student
 
 # The wrong method, graded by `make grade` in the sandbox: the checks reach the student's
 # functions through the grader's stand-ins (booktools.remote), so the method checks must
-# work there too. Each costs its own question only; the other exercises get full marks.
+# work there too. Each answer's values are right: it earns the value part of its question
+# and loses the method part (partial credit, lecture_source.Part); the other exercises get
+# full marks.
 WRONG_METHOD = {
     "a Python loop for poly": ("lectures/numpy", "Exercise 1.1", '''
 def poly(x, coef):
@@ -82,14 +84,18 @@ def ar1_final(m, T, ρ=0.9, σ=1.0):
 
 
 @pytest.mark.parametrize("case", WRONG_METHOD, ids=list(WRONG_METHOD))
-def test_the_wrong_method_costs_its_question_under_make_grade(case, built_notebooks, student, tmp_path):
+def test_the_wrong_method_costs_the_method_part_of_its_question_under_make_grade(case, built_notebooks, student,
+                                                                                 tmp_path):
     doc, exercise, code, message = WRONG_METHOD[case]
     answers = solutions(read(built_notebooks, doc))
     answers[exercise] = code
     path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc, answers)
     result = grading.grade(path, timeouts=grading.Timeouts(cell=60, question=60))
+    [method] = [part for q in grading.questions(doc) if q.exercise == exercise for part in q.parts
+                if part.what.startswith("the method")]
     for q in result.questions:
         if q.exercise == exercise:
-            assert q.earned == 0 and message in q.message, q
+            assert q.earned == q.points - method.points > 0, q
+            assert message in q.message and q.message.startswith(f"{method.what} ({method.points:g} of"), q
         else:
             assert q.earned == q.points, q

@@ -192,8 +192,20 @@ def test_no_submission_reached_the_network_wrote_outside_or_left_a_process(grade
     assert sleepers == [], "the daemon outlived the grading"
 
 
-def test_grading_the_class_again_reuses_every_grade(graded_class):
-    count = graded_class["count"]
-    again = subprocess.run(graded_class["command"], capture_output=True, text=True, timeout=300)   # nothing changed
+def test_grading_the_class_again_reuses_every_grade_and_applies_the_roster_and_overrides(graded_class, tmp_path):
+    """Nothing changed: nothing is graded again, and the gradebook written anew carries the
+    instructor's overrides (read on every run, never written by the grader) and the roster."""
+    count, out = graded_class["count"], graded_class["out"]
+    (out / "overrides.csv").write_text("student,question,points,reason\n"
+                                       f"wrong-poly,numpy-ex1,{POLY / 2:g},graded by hand: the right loop\n")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student\nsite-answers\nabsent\n")
+    again = subprocess.run([*graded_class["command"], "--roster", str(roster)], capture_output=True, text=True,
+                           timeout=300)
     assert again.returncode == 0 and again.stdout.count("unchanged, graded before") == count, again.stdout
     assert f"graded 0 of {count}" in again.stdout
+    table = {row["student"]: row for row in csv.DictReader(open(out / "gradebook.csv"))}
+    assert float(table["wrong-poly"]["total"]) == FULL - POLY / 2
+    assert "the right loop" in table["wrong-poly"]["overrides"]
+    assert table["absent"]["error"] == "no submission" and table["site-answers"]["roster"] == "site-answers"
+    assert table["other-answers"]["roster"] == "not on the roster"

@@ -175,6 +175,48 @@ def test_the_gradebook_has_a_row_per_submission_and_a_column_per_question(tmp_pa
     assert table[0]["notes"] == "cell 4: NameError" and table[1]["error"] == "is not a Jupyter notebook"
 
 
+def graded_row(student, earned=(2.0, 1.0)):
+    result = grading.GradingResult("a.ipynb", "lectures/numpy", [
+        grading.QuestionResult("numpy-ex1", "Exercise 1.1", 2.0, earned[0], ""),
+        grading.QuestionResult("numpy-ex2", "Exercise 1.2", 3.0, earned[1], "partly")], 9, True)
+    return {**result.to_dict(), "student": student}
+
+
+def test_a_roster_gives_every_student_a_row_and_marks_strangers(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,name\nalice,Alice A\nbob,Bob B\ncarol,Carol C\n")
+    ids = gradebook.read_roster(roster)
+    rows = [graded_row("alice_numpy"), graded_row("mallory")]
+    gradebook.write_gradebook(rows, tmp_path / "gradebook.csv", ids)
+    table = {r["student"]: r for r in csv.DictReader(open(tmp_path / "gradebook.csv"))}
+    assert table["alice_numpy"]["roster"] == "alice" and table["mallory"]["roster"] == "not on the roster"
+    assert table["bob"]["error"] == "no submission" and table["bob"]["total"] == "0"
+    assert table["carol"]["error"] == "no submission" and "alice" not in table
+    roster.write_text("student\nalice\nalice\n")
+    with pytest.raises(gradebook.GradebookError, match="listed twice"):
+        gradebook.read_roster(roster)
+
+
+def test_an_override_changes_a_questions_points_and_says_why(tmp_path):
+    path = tmp_path / "overrides.csv"
+    path.write_text('student,question,points,reason\na,numpy-ex2,3,"graded by hand: right idea, typo in the test"\n')
+    changes = gradebook.read_overrides(path)
+    gradebook.write_gradebook([graded_row("a"), graded_row("b")], tmp_path / "gradebook.csv", None, changes)
+    table = {r["student"]: r for r in csv.DictReader(open(tmp_path / "gradebook.csv"))}
+    assert table["a"]["Exercise 1.2 (numpy-ex2)"] == "3.0" and table["a"]["total"] == "5.0"
+    assert table["a"]["overrides"] == "numpy-ex2: 3 (graded by hand: right idea, typo in the test)"
+    assert table["b"]["total"] == "3.0" and table["b"]["overrides"] == ""
+    with pytest.raises(gradebook.GradebookError, match="no graded submission of theirs"):
+        gradebook.write_gradebook([graded_row("b")], tmp_path / "gradebook.csv", None, changes)
+    for bad, said in (("a,numpy-ex2,three,typo\n", "is not a number"), ("a,numpy-ex2,3,\n", "needs a reason")):
+        path.write_text("student,question,points,reason\n" + bad)
+        with pytest.raises(gradebook.GradebookError, match=said):
+            gradebook.read_overrides(path)
+    path.write_text("student,points\na,3\n")
+    with pytest.raises(gradebook.GradebookError, match="missing: question, reason"):
+        gradebook.read_overrides(path)
+
+
 def test_an_edit_to_any_module_grading_imports_invalidates_saved_grades(tmp_path):
     """student.py (the solutions stripped) and notebooks.py (the setup cells) among them:
     the list is read from the imports, not kept by hand."""

@@ -777,3 +777,15 @@ def test_the_reader_finds_a_check_however_its_cell_is_written():
                                                                                      "assert x == 1, 'x'\n")
     shown = text.replace(":tags: [remove-cell, hide-output]\n", "")
     assert lecture_source.exercises(shown)[0].check is None          # a shown cell is not a check
+
+
+def test_a_check_in_weighted_parts_runs_each_part_after_its_shared_lines():
+    check = ("x = answer()\nassert x > 0\n# Part (1.5 points): the value\nassert x == 2\n"
+             "# Part (0.5 points): the method\nassert compiled(answer)\n")
+    value, method = lecture_source.check_parts(check, 2.0, "t-ex1")
+    assert (value.points, value.what, method.points, method.what) == (1.5, "the value", 0.5, "the method")
+    assert value.code.startswith("x = answer()\nassert x > 0\n") and "compiled" not in value.code
+    assert method.code.startswith("x = answer()\nassert x > 0\n") and "x == 2" not in method.code
+    assert lecture_source.check_parts("assert x == 2\n", 3.0) == [lecture_source.Part(3.0, "", "assert x == 2\n")]
+    with pytest.raises(lecture_source.FormatError, match="t-ex1: its check's parts give 2 points, its statement 3"):
+        lecture_source.check_parts(check, 3.0, "t-ex1")

@@ -31,8 +31,10 @@ Local grading runs code nobody has read, so it is done like this:
 * each question has its own time limit; one that runs out is interrupted and costs that
   question only. A kernel that dies scores 0 on every question not yet graded.
 
-Without bubblewrap (not Linux, or not root) the kernel runs as an ordinary process, and
-every result says "graded WITHOUT a sandbox": grade untrusted work where it is installed
+Without root the sandbox is a user namespace of its own (booktools.sandbox), and every
+result says so. Without bubblewrap (not Linux), or where it cannot start (no root and no
+unprivileged user namespaces), the kernel runs as an ordinary process, and every result
+says "graded WITHOUT a sandbox": grade untrusted work where it runs
 (`make sandbox`), or on Gradescope, whose Otter bundle runs each submission in its own
 throwaway container. A class at a time: booktools.gradebook (`make grade SUBMISSIONS=`).
 """
@@ -472,6 +474,8 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
         box = SandboxKernel(folder, kernel_python(kernel), limits, sandbox=sandbox)
         if not box.sandboxed:
             notes.append(f"ran unsandboxed: {box.why_not}")
+        elif box.mode != "root":
+            notes.append(f"sandboxed without root, in a {box.mode} of its own")
         elif (prepared := prepare_environment(box.python)) is not None:
             notes.append(prepared)
         try:
@@ -503,8 +507,19 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
             box.stop()
             left = box.leftovers(pids)
             if left:
-                notes.append(f"{len(left)} of the submission's processes outlived the grading")
+                notes.append(f"{len(left)} of the submission's processes outlived the grading "
+                             f"({', '.join(sorted(set(_names(left))))})")
     return KernelRun(verdicts, flags, notes, box.sandboxed)
+
+
+def _names(pids):
+    """What processes are (their command names), for a note."""
+    import psutil
+    for pid in pids:
+        try:
+            yield " ".join(psutil.Process(pid).cmdline()[:3])[:60] or psutil.Process(pid).name()
+        except psutil.Error:
+            yield "gone"
 
 
 def verdict(submission, run, seconds):

@@ -8,8 +8,11 @@
   folder of the kernel's for its sockets and home (the only places it can write; /tmp is
   a private tmpfs); it dies with the grader (`--die-with-parent`). It sees no lecture
   source, no other submission, no network;
-* an unprivileged user of its own (`setpriv`), so that it cannot change anything it does
-  not own, and the process limit is its alone;
+* an unprivileged user of its own, so that its process limit is its alone: run as root,
+  a user id of its own (`setpriv`), which owns nothing else; run as anyone else (no root
+  needed), a user namespace of its own (`bwrap --unshare-user`), in which the kernel
+  counts the sandbox's processes apart from every other's, and whose user owns nothing
+  outside it (`mode` says which: "root" or "user namespace");
 * resource limits (`prlimit`): address space, CPU seconds, processes, file size, open files;
   and the libraries' thread pools held to `GRADING_THREADS`, so that a notebook runs the
   same number of threads, within the same limits, on any machine.
@@ -21,9 +24,10 @@ with everything it started (the PID namespace ends with it). Messages the grader
 read (a kernel whose own messaging the code has broken) end the run too. `stop()` kills
 the sandbox; `leftovers()` lists processes still running in it (none, after `stop`).
 
-Where bwrap is missing (macOS, Windows, a Linux without it), or cannot run, the kernel
-runs as an ordinary process in the folder, and `sandboxed` is False with `why_not` saying
-why: the grader reports it in every result.
+Where bwrap is missing (macOS, Windows, a Linux without it), or cannot run (a kernel or
+container that allows no unprivileged user namespaces, and no root), the kernel runs as
+an ordinary process in the folder, and `sandboxed` is False with `why_not` saying why:
+the grader reports it in every result.
 """
 import os
 import queue
@@ -44,6 +48,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 # graded beside it, nor one still dying starve the next. FIRST_UID + a number from the
 # grading process's pid and a count of its sandboxes.
 FIRST_UID = 200_000
+NAMESPACE_UID = 1_000               # the kernel's user inside a user namespace (no root needed)
 _started = [0]
 OUTPUT_LIMIT = 100_000          # characters of output kept from one execution
 
@@ -108,28 +113,38 @@ def _prefixes(python):
     return sorted({Path(p).resolve() for p in probe.stdout.split()} | {Path(python).resolve().parent.parent})
 
 
-def why_not_sandboxed():
-    """Why a kernel cannot be sandboxed here, or None when it can."""
+def sandbox_mode():
+    """(mode, why not): mode "root" (a user id of its own per sandbox) or "user namespace"
+    (no root needed), or None with the reason no sandbox can run here."""
     missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
     if missing:
-        return (f"{', '.join(missing)} not found (on Debian or Ubuntu: apt-get install bubblewrap "
-                "util-linux), so the kernel ran as an ordinary process")
-    if os.geteuid() != 0:
-        return "the grader does not run as root, so the kernel could not be given its own user and namespaces"
-    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "true"],
-                           capture_output=True, text=True, timeout=60)
+        return None, (f"{', '.join(missing)} not found (on Debian or Ubuntu: apt-get install bubblewrap "
+                      "util-linux), so the kernel ran as an ordinary process")
+    root = os.geteuid() == 0
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net",
+                            *([] if root else ["--unshare-user"]), "true"], capture_output=True, text=True, timeout=60)
     if probe.returncode != 0:
-        return f"bubblewrap cannot start here ({probe.stderr.strip()[:200]})"
-    return None
+        why = probe.stderr.strip()[:200]
+        return None, (f"bubblewrap cannot start here ({why})" if root else
+                      f"bubblewrap cannot start without root here ({why}): this kernel or container allows no "
+                      "unprivileged user namespaces; grade as root, or where they are allowed")
+    return ("root" if root else "user namespace"), None
 
 
-def sandbox_prefix(folder, private, python, limits, uid):
+def why_not_sandboxed():
+    """Why a kernel cannot be sandboxed here, or None when it can."""
+    return sandbox_mode()[1]
+
+
+def sandbox_prefix(folder, private, python, limits, uid, mode="root"):
     """The command that runs what follows it inside the sandbox: `folder` is the kernel's
-    working directory, `private` holds its sockets, home and caches (both writable)."""
+    working directory, `private` holds its sockets, home and caches (both writable). As
+    root the limits are set outside and the kernel runs as `uid`; in a user namespace they
+    are set inside it, where its process count is the sandbox's own."""
     folder, private = Path(folder).resolve(), Path(private).resolve()
-    args = ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
-            f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}",
-            "--", "bwrap"]
+    limited = ["prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
+               f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}", "--"]
+    args = (limited if mode == "root" else []) + ["bwrap"]
     for top in ("/usr", "/etc", "/sys"):
         args += ["--ro-bind", top, top]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -165,9 +180,11 @@ def sandbox_prefix(folder, private, python, limits, uid):
     env.update(thread_caps())
     for key, value in env.items():
         args += ["--setenv", key, value]
-    args += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    return args
+    if mode == "root":
+        return args + ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                       "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    # bwrap gives the namespace's process no capabilities and sets no_new_privs itself.
+    return args + ["--unshare-user", "--uid", str(NAMESPACE_UID), "--gid", str(NAMESPACE_UID), "--"] + limited
 
 
 class _Manager(KernelManager):
@@ -195,19 +212,19 @@ class SandboxKernel:
         # Normalized, not resolved: a virtual environment's python must keep its own path.
         self.python = os.path.normpath(os.path.abspath(python or sys.executable))
         self.limits = limits or Limits()
-        self.why_not = why_not_sandboxed() if sandbox else "the grader was asked to run without a sandbox"
+        self.mode, self.why_not = sandbox_mode() if sandbox else (None, "the grader was asked to run without a sandbox")
         self.sandboxed = self.why_not is None
-        self.manager = self.client = None
+        self.manager = self.client = self.namespace = None
         _started[0] += 1
         self.uid = FIRST_UID + (os.getpid() % 1_000_000) * 1_000 + _started[0] % 1_000
 
     def start(self, timeout=120):
         if self.sandboxed:
-            for top in (self.folder, self.private):
+            for top in (self.folder, self.private) if self.mode == "root" else ():
                 os.chown(top, self.uid, self.uid)
                 for path in top.rglob("*"):
                     os.chown(path, self.uid, self.uid)
-            prefix = sandbox_prefix(self.folder, self.private, self.python, self.limits, self.uid)
+            prefix = sandbox_prefix(self.folder, self.private, self.python, self.limits, self.uid, self.mode)
         else:
             prefix = []
         # Unix sockets: the sandbox has no network, and no one else's loopback.
@@ -222,6 +239,26 @@ class SandboxKernel:
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=timeout)
+        self.namespace = self._pid_namespace()
+
+    def _pid_namespace(self):
+        """The sandbox's PID namespace, from a process under the launcher that is in another
+        namespace than this one: an open descriptor of it, held until `leftovers` is done, so
+        that no namespace started after it (another submission's) can take its number;
+        None outside a sandbox."""
+        if not self.sandboxed:
+            return None
+        own = os.stat("/proc/self/ns/pid")
+        for pid in self.processes()[1:]:
+            try:
+                descriptor = os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY)
+            except OSError:
+                continue
+            found = os.fstat(descriptor)
+            if (found.st_dev, found.st_ino) != (own.st_dev, own.st_ino):
+                return descriptor
+            os.close(descriptor)
+        return None
 
     def _plain_env(self):
         env = dict(os.environ)
@@ -319,19 +356,32 @@ class SandboxKernel:
         except psutil.Error:
             return []
 
+    def _in_sandbox(self, process):
+        """Whether a process is the sandbox's: its user's (as root), in its PID namespace (in
+        a user namespace, where outside it runs as the grader's user)."""
+        if self.mode == "root":
+            return bool(process.info["uids"]) and process.info["uids"].real == self.uid
+        if self.namespace is None:
+            return False
+        try:
+            found, held = os.stat(f"/proc/{process.pid}/ns/pid"), os.fstat(self.namespace)
+        except OSError:
+            return False
+        return (found.st_dev, found.st_ino) == (held.st_dev, held.st_ino)
+
     def leftovers(self, pids, wait=30.0):
         """The processes still running `wait` seconds after the sandbox was stopped (none):
-        in a sandbox, any of its user's; else those of `pids`. (Thousands of processes, a
-        fork bomb's, take the system seconds to tear down: this waits as long as they run.)
-        In a sandbox, whatever of its user's is still running is also sent SIGKILL at every
-        look: the uid is this sandbox's alone, and the PID namespace's own teardown of some
-        1,900 processes outran the 30 s in two of four runs of the hostile class."""
+        in a sandbox, any of its own (its user's, or its PID namespace's); else those of
+        `pids`. (Thousands of processes, a fork bomb's, take the system seconds to tear down:
+        this waits as long as they run.) In a sandbox, whatever of its own is still running
+        is also sent SIGKILL at every look: the PID namespace's own teardown of some 1,900
+        processes outran the 30 s in two of four runs of the hostile class."""
         import psutil
         deadline = time.monotonic() + wait
         while True:
             alive = []
-            candidates = [p.pid for p in psutil.process_iter(["uids"])
-                          if p.info["uids"] and p.info["uids"].real == self.uid] if self.sandboxed else pids
+            candidates = [p.pid for p in psutil.process_iter(["uids"]) if self._in_sandbox(p)] \
+                if self.sandboxed else pids
             for pid in candidates:
                 try:
                     if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
@@ -341,6 +391,9 @@ class SandboxKernel:
                 except (psutil.Error, OSError):
                     pass
             if not alive or time.monotonic() > deadline:
+                if self.namespace is not None:          # now its number may be another's
+                    os.close(self.namespace)
+                    self.namespace = None
                 return alive
             time.sleep(0.1)
 

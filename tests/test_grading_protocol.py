@@ -125,6 +125,20 @@ def test_the_sandbox_holds_thread_pools_to_the_same_count_on_every_machine(monke
     assert sandbox.Limits(memory_bytes=1, cpu_seconds=2).memory_bytes == 1      # asked for: kept
 
 
+def test_without_root_the_limits_are_set_inside_the_sandboxs_own_user_namespace(tmp_path):
+    """As root the kernel gets a user id of its own (setpriv) under limits set outside; as
+    anyone else, a user namespace of its own, in which the process limit counts only the
+    sandbox's processes, so prlimit must run inside it, after bwrap."""
+    from booktools import sandbox
+    limits = sandbox.Limits()
+    root = sandbox.sandbox_prefix(tmp_path, tmp_path, sandbox.sys.executable, limits, 12345, "root")
+    assert root[0] == "prlimit" and root.index("bwrap") < root.index("setpriv") and "--unshare-user" not in root
+    user = sandbox.sandbox_prefix(tmp_path, tmp_path, sandbox.sys.executable, limits, 12345, "user namespace")
+    assert user[0] == "bwrap" and "setpriv" not in user and "--reuid=12345" not in user
+    assert user.index("--unshare-user") < user.index("prlimit") and f"--nproc={limits.processes}" in user
+    assert user[-1] == "--" and user[user.index("--uid") + 1] == str(sandbox.NAMESPACE_UID)
+
+
 def test_an_answer_that_is_not_plain_data_is_refused():
     pickled = io.BytesIO()
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)

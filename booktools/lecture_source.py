@@ -4,6 +4,7 @@ its exercises with their points and solutions; and what a cell's code binds and 
 
     parts(text)             [(kind, where, source, tags)] in page order
     solutions(text)         [Solution] in page order: label, code, check, lines spanned
+    without_checks(text)    the source without the exercises' checks (the site's `_sources`)
     exercises(text)         [Exercise] in page order, each with its solution, check and its parts
     checks_version(text)    a short hash of what grading depends on: labels, points, checks
     cell_names(code)        (names the code binds, names it reads)
@@ -114,6 +115,7 @@ class Solution:
     check: str          # the hidden cell right after it (None when there is none)
     collapsed: bool     # shown as a dropdown (`:class: dropdown`)
     lines: range        # the source lines it spans (0-based), its check included
+    check_lines: range = range(0)   # the lines of its check's cell (empty when there is none)
 
 
 SOLUTION_START = re.compile(r"^```\{solution-start\}\s+(\S+)\s*$")
@@ -160,15 +162,23 @@ def solutions(text, name="lecture"):
         if i + 1 >= len(lines) or not FENCE.match(lines[i + 1]):
             raise FormatError(f"{name}: solution {start.group(1)!r} has no closed solution-end")
         i += 2
-        j, check = i, None
+        j, check, check_lines = i, None, range(0)
         while j < len(lines) and not lines[j].strip():
             j += 1
         if j < len(lines) and lines[j].startswith("```{code-cell}"):
             tags, source, after = _code_cell(lines, j)
             if "remove-cell" in tags:
-                check, i = source + "\n", after
-        found.append(Solution(start.group(1), "\n".join(code), check, collapsed, range(first, i)))
+                check, i, check_lines = source + "\n", after, range(j, after)
+        found.append(Solution(start.group(1), "\n".join(code), check, collapsed, range(first, i), check_lines))
     return found
+
+
+def without_checks(text):
+    """The lecture's source without its exercises' checks (the hidden cell after each
+    solution): what the site offers as the page's source."""
+    lines = text.splitlines(keepends=True)
+    dropped = {n for solution in solutions(text) for n in solution.check_lines}
+    return "".join(line for n, line in enumerate(lines) if n not in dropped)
 
 
 def exercises(text):

@@ -789,3 +789,16 @@ def test_a_check_in_weighted_parts_runs_each_part_after_its_shared_lines():
     assert lecture_source.check_parts("assert x == 2\n", 3.0) == [lecture_source.Part(3.0, "", "assert x == 2\n")]
     with pytest.raises(lecture_source.FormatError, match="t-ex1: its check's parts give 2 points, its statement 3"):
         lecture_source.check_parts(check, 3.0, "t-ex1")
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_the_source_without_checks_drops_each_exercises_check_and_nothing_else(doc):
+    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    stripped = lecture_source.without_checks(text)
+    solved = lecture_source.solutions(text)
+    assert [s.code for s in lecture_source.solutions(stripped)] == [s.code for s in solved]
+    # (a second hidden cell after a check, which checks the site's own solution, stays)
+    assert not {s.check for s in lecture_source.solutions(stripped)} & {s.check for s in solved if s.check}
+    dropped = len(text.splitlines()) - len(stripped.splitlines())
+    assert dropped == sum(len(s.check_lines) for s in solved) and (dropped > 0) == bool(solved)
+    assert all(s.check.strip() not in stripped for s in solved if s.check)

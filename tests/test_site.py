@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from matplotlib import image as mpimg
 
-from booktools import reading
+from booktools import grading, lecture_source, reading
 from booktools.book import ROOT, lectures, toc_files
 from booktools.extensions.site_version import site_version
 from booktools.layout import parse_page
@@ -315,3 +315,13 @@ def test_every_footer_states_the_licences(built_html, doc):
     text = footer.get_text(" ", strip=True)
     assert "CC BY-SA 4.0" in text and "BSD 3-Clause" in text and "QuantEcon" in text
     assert (ROOT / "LICENSE").is_file() and "Attribution-ShareAlike 4.0" in (ROOT / "LICENSE-CONTENT").read_text()
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_the_served_page_source_holds_no_exercise_check(built_html, doc):
+    """The download menu offers `_sources/`: the lecture as written, but for the hidden
+    cell after each solution that grades it (booktools.extensions.sources_without_checks)."""
+    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    served = (built_html / "_sources" / f"{doc}.md").read_text(encoding="utf-8")
+    assert served == lecture_source.without_checks(text)
+    assert not any(q.check.strip() in served for q in grading.questions(doc))

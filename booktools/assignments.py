@@ -12,16 +12,20 @@ empty cell after each exercise) and writes OUT/<name>.zip (default _build/assign
                           and the site version, credit and licence
     <name>/LICENSE, <name>/LICENSE-CONTENT   the licences
 
-and, for the instructor, OUT/<name>-autograder.zip: Otter-Grader's autograder for the
-lecture (`autograder_bundle`: one test per exercise of booktools.grading.questions,
-with its points), to upload to Gradescope; `make grade` grades a returned notebook locally with the same tests.
+and, for the instructor, OUT/<name>-autograder.zip, to upload to Gradescope
+(`autograder_bundle`): an Otter-Grader autograder (one test per exercise of
+booktools.grading.questions, a test case per part of its check) whose run_autograder runs
+the project's own grader from a copy the zip carries (booktools.gradescope), so that
+Gradescope gives the same points, flags and notes as `make grade`.
 
 The student zips are byte-for-byte reproducible (fixed timestamps, fixed order).
 """
 import re
+import shlex
 import shutil
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -166,17 +170,57 @@ def write_test_files(doc, folder):
     return paths
 
 
+# Gradescope runs the zip's run_autograder for each submission. Otter's would run the
+# checks in the student's own kernel, against the student's own variables; this one runs
+# the project's grader (booktools.gradescope), as `make grade` does. `otter run` (Otter's
+# local runner) reads the zip's tests and configuration, not this script, so the zip stays
+# a valid Otter autograder. AUTOGRADER and GRADER_PYTHON let a test run it outside
+# Gradescope's container (tests/test_gradescope.py).
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+AUTOGRADER="${{AUTOGRADER:-/autograder}}"
+if [ -z "${{GRADER_PYTHON:-}}" ]; then
+    export PATH=/root/miniforge3/bin:$PATH
+    eval "$(mamba shell hook --shell bash)"
+    mamba activate otter-env
+    GRADER_PYTHON=python
+fi
+cd "$AUTOGRADER/source/grader" && SITE_VERSION={version} "$GRADER_PYTHON" -m booktools.gradescope \\
+    "$AUTOGRADER/submission" "$AUTOGRADER/results/results.json" --lecture {doc}
+"""
+
+# Added to Otter's setup.sh: the sandbox's tools, and the grader's own pinned dependencies.
+SETUP = """
+# The project's grader (booktools.gradescope): its sandbox and its pinned dependencies.
+apt-get install -y bubblewrap util-linux
+/root/miniforge3/bin/mamba run -n otter-env pip install -r /autograder/source/grader/requirements.txt
+"""
+
+# What the zip's copy of the grader needs: its code, the lectures (their checks and
+# reference values), the helper modules, and the configuration it reads.
+GRADER_FILES = ("booktools/**/*.py", "lectures/*.md", "lectures/*.py", "_config.yml", "_toc.yml", "requirements.txt")
+
+
 def autograder_bundle(doc, output, requirements):
-    """Otter's autograder zip for `doc` (upload it to Gradescope as the assignment's
-    autograder): its tests, and `requirements` installed in the grading container."""
+    """The autograder zip for `doc` (upload it to Gradescope as the assignment's
+    autograder): Otter's, with its tests and `requirements` installed in the grading
+    container, whose run_autograder runs the project's grader from the copy it carries."""
     from otter.generate import main as otter_generate
     with tempfile.TemporaryDirectory() as folder:
         write_test_files(doc, Path(folder) / "tests")
         reqs = Path(folder) / "requirements.txt"
         reqs.write_text(requirements)
-        otter_generate(tests_dir=str(Path(folder) / "tests"), output_path=str(output), no_config=True,
-                       requirements=str(reqs), overwrite_requirements=True, python_version=python_version(),
-                       no_environment=True)
+        otter_generate(tests_dir=str(Path(folder) / "tests"), output_path=str(Path(folder) / "otter.zip"),
+                       no_config=True, requirements=str(reqs), overwrite_requirements=True,
+                       python_version=python_version(), no_environment=True)
+        with zipfile.ZipFile(Path(folder) / "otter.zip") as otter:
+            members = [(name, otter.read(name)) for name in otter.namelist() if name != "run_autograder"]
+    members = [(name, data + SETUP.encode() if name == "setup.sh" else data) for name, data in members]
+    run = RUN_AUTOGRADER.format(version=shlex.quote(grading.site_version()), doc=shlex.quote(doc))
+    members.append(("run_autograder", run.encode()))
+    grader = sorted({path for pattern in GRADER_FILES for path in ROOT.glob(pattern)
+                     if "__pycache__" not in path.parts})
+    members += [(f"grader/{path.relative_to(ROOT)}", path.read_bytes()) for path in grader]
+    write_zip(output, members, executable={"run_autograder", "setup.sh"})
     return Path(output)
 
 

@@ -35,8 +35,9 @@ Without root the sandbox is a user namespace of its own (booktools.sandbox), and
 result says so. Without bubblewrap (not Linux), or where it cannot start (no root and no
 unprivileged user namespaces), the kernel runs as an ordinary process, and every result
 says "graded WITHOUT a sandbox": grade untrusted work where it runs
-(`make sandbox`), or on Gradescope, whose Otter bundle runs each submission in its own
-throwaway container. A class at a time: booktools.gradebook (`make grade SUBMISSIONS=`).
+(`make sandbox`), or on Gradescope, whose autograder zip (booktools.assignments) runs this
+grader on each submission in its own throwaway container. A class at a time:
+booktools.gradebook (`make grade SUBMISSIONS=`).
 """
 import argparse
 import ast

@@ -23,14 +23,15 @@ from booktools.book import lectures
 from booktools.layout import ASSIGNMENTS, BUILD, HTML, NOTEBOOKS, PDF, STUDENT
 
 
-def write_zip(path, members):
+def write_zip(path, members, executable=()):
     """A reproducible zip of (name, bytes) members: in the given order, fixed timestamps
-    and permissions (the assignments' zips are written by it too)."""
+    and permissions, 0755 for the names in `executable` and 0644 for the rest (the
+    assignments' zips are written by it too)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for arcname, data in members:
             info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
+            info.external_attr = (0o755 if arcname in executable else 0o644) << 16
             archive.writestr(info, data)
 
 

@@ -209,3 +209,60 @@ def test_grading_the_class_again_reuses_every_grade_and_applies_the_roster_and_o
     assert "the right loop" in table["wrong-poly"]["overrides"]
     assert table["absent"]["error"] == "no submission" and table["site-answers"]["roster"] == "site-answers"
     assert table["other-answers"]["roster"] == "not on the roster"
+
+
+# Gradescope runs the autograder zip's run_autograder, which runs this project's grader
+# (booktools.gradescope): the same verdicts as `make grade` on honest work and on attacks
+# that Otter's own runner scores 2 of 7 (a stubbed comparison) or crashes on (a forged
+# serializer). Run here as Gradescope would: the zip unpacked in source/, the notebook in
+# submission/, results read from results/results.json.
+ON_GRADESCOPE = ["site-answers", "other-answers", "unanswered", "wrong-poly", "stubs-numpys-comparison",
+                 "forges-the-serializer", "hides-the-stub-in-exec", "rebinds-print"]
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory):
+    from booktools.assignments import autograder_bundle
+    from booktools.notebooks import binder_requirements
+    return autograder_bundle("lectures/numpy", tmp_path_factory.mktemp("zip") / "numpy-autograder.zip",
+                             binder_requirements())
+
+
+def run_autograder(archive, notebook, root):
+    import shutil
+    import zipfile
+    for name in ("source", "submission", "results"):
+        (root / name).mkdir(parents=True)
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(root / "source")
+    shutil.copy(notebook, root / "submission")
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "AUTOGRADER": str(root), "GRADER_PYTHON": sys.executable})
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+@pytest.mark.parametrize("name", ON_GRADESCOPE)
+def test_gradescope_gives_the_same_verdict_as_make_grade(graded_class, autograder_zip, name, tmp_path):
+    local = json.loads((graded_class["out"] / f"{name}.json").read_text())
+    remote = run_autograder(autograder_zip, graded_class["submissions"] / f"{name}.ipynb", tmp_path)
+    assert remote["score"] == local["total"] == graded_class["expected"][name][0]
+    assert [(t["name"], t["score"], t["max_score"], t["output"]) for t in remote["tests"]] == [
+        (f"{q['exercise']} ({q['label']})", q["earned"], q["points"], q["message"]) for q in local["questions"]]
+    for flag in local["flags"]:
+        assert flag["reason"] in remote["output"]
+    assert ("graded WITHOUT a sandbox" in remote["output"]) == (not local["sandboxed"])
+
+
+def test_the_zip_is_still_a_valid_otter_autograder(graded_class, autograder_zip, tmp_path):
+    """Otter's own local runner (`otter run`) reads the zip's tests and configuration and
+    grades the site's answers in full: what Gradescope's Otter tooling expects of the zip."""
+    out = tmp_path / "otter"
+    out.mkdir()
+    run = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(autograder_zip), "-o", str(out),
+                          str(graded_class["submissions"] / "site-answers.ipynb")],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    results = json.loads((out / "results.json").read_text())
+    scored = {t["name"]: t["score"] for t in results["tests"] if "score" in t}     # one test per question
+    assert scored == {q.label: q.points for q in grading.questions("lectures/numpy")}, results

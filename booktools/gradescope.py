@@ -1,0 +1,55 @@
+"""Gradescope's side of an assignment's autograder zip: grade the submission with the
+project's own grader, the one `make grade` runs, and write Gradescope's results.
+
+    python -m booktools.gradescope SUBMISSION_FOLDER RESULTS.json --lecture lectures/numpy
+
+The zip's `run_autograder` (booktools.assignments) runs this in Gradescope's container for
+each submission, from the copy of the grader the zip carries: the checks run in the
+grader's Python against the student's kernel through plain data (booktools.remote), the
+tamper scan and probe flag what they flag, and the kernel is sandboxed where the container
+allows it (the result says which). So a submission gets the same points, flags and notes
+on Gradescope as under `make grade`. A folder without exactly one notebook, or a notebook
+that cannot be graded as this assignment, gets a score of 0 and a message saying why.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from booktools import grading
+
+
+def results(result):
+    """Gradescope's results.json for a graded notebook: a test per question, with its
+    points and why it lost them; the whole report (flags, notes) as the output."""
+    return {"score": result.total, "output": grading.report(result), "visibility": "visible",
+            "tests": [{"name": f"{q.exercise} ({q.label})", "score": q.earned, "max_score": q.points,
+                       "output": q.message, "visibility": "visible"} for q in result.questions]}
+
+
+def refused(why):
+    return {"score": 0.0, "output": f"cannot grade: {why}", "visibility": "visible", "tests": []}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Grade a Gradescope submission with the project's grader.")
+    parser.add_argument("submission", help="the folder Gradescope puts the submission in")
+    parser.add_argument("results", help="where Gradescope reads the results (results.json)")
+    parser.add_argument("--lecture", required=True)
+    args = parser.parse_args(argv)
+    notebooks = sorted(Path(args.submission).rglob("*.ipynb"))
+    if len(notebooks) != 1:
+        found = refused(f"the submission should hold one notebook, and it holds {len(notebooks)}")
+    else:
+        try:
+            found = results(grading.grade(notebooks[0], args.lecture))
+        except grading.SubmissionError as error:
+            found = refused(error)
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.results).write_text(json.dumps(found, indent=2))
+    print(found["output"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -190,3 +190,21 @@ def test_a_notebook_whose_metadata_names_another_lecture_is_refused(tmp_path):
 def test_the_student_notebooks_carry_the_version_of_their_checks(doc, student):
     nb = nbformat.read(student / "notebooks" / f"{doc}.ipynb", as_version=4)
     assert nb.metadata["assignment"] == {"lecture": doc, "checks": grading.checks_version(doc)}
+
+
+def test_gradescope_results_give_each_question_its_points_and_a_refusal_scores_zero(tmp_path):
+    from booktools import gradescope
+    result = grading.GradingResult("a.ipynb", "lectures/numpy", [
+        grading.QuestionResult("numpy-ex1", "Exercise 1.1", 2.0, 1.0, "the method (1 of 2 points): loops"),
+        grading.QuestionResult("numpy-ex2", "Exercise 1.2", 3.0, 3.0, "")], seconds=1.0, sandboxed=True,
+        flags=[grading.Flag(4, "Exercise 1.1", "it rebinds `np.allclose`")])
+    found = gradescope.results(result)
+    assert found["score"] == 4.0 and "it rebinds `np.allclose`" in found["output"]
+    assert [(t["name"], t["score"], t["max_score"], t["output"]) for t in found["tests"]] == [
+        ("Exercise 1.1 (numpy-ex1)", 1.0, 2.0, "the method (1 of 2 points): loops"),
+        ("Exercise 1.2 (numpy-ex2)", 3.0, 3.0, "")]
+    (tmp_path / "submission").mkdir()
+    args = [str(tmp_path / "submission"), str(tmp_path / "results.json"), "--lecture", "lectures/numpy"]
+    assert gradescope.main(args) == 0
+    empty = json.loads((tmp_path / "results.json").read_text())
+    assert empty["score"] == 0.0 and "holds 0" in empty["output"]

@@ -15,8 +15,8 @@ GLUED_MD = "pasted-md"
 class MarkedPasteMarkdownRole(PasteMarkdownRole):
     def run(self):
         pasted, messages = super().run()
-        if not pasted:
-            return pasted, messages
+        # Marked even when empty: a lecture may glue "" where the measurement calls for no
+        # sentence, and the count of glued phrases must not depend on what was measured.
         return [nodes.inline("", "", *pasted, classes=[GLUED_MD])], messages
 
 

@@ -213,7 +213,7 @@ def autograder_bundle(doc, output, requirements):
                        no_config=True, requirements=str(reqs), overwrite_requirements=True,
                        python_version=python_version(), no_environment=True)
         with zipfile.ZipFile(Path(folder) / "otter.zip") as otter:
-            members = [(name, otter.read(name)) for name in otter.namelist() if name != "run_autograder"]
+            members = [(name, otter.read(name)) for name in sorted(otter.namelist()) if name != "run_autograder"]
     members = [(name, data + SETUP.encode() if name == "setup.sh" else data) for name, data in members]
     run = RUN_AUTOGRADER.format(version=shlex.quote(grading.site_version()), doc=shlex.quote(doc))
     members.append(("run_autograder", run.encode()))

@@ -80,6 +80,10 @@ def grader_version(doc=None, root=ROOT):
     return digest.hexdigest()[:16]
 
 
+def _safe_name(text):
+    return re.sub(r"[^\w.-]+", "_", text)
+
+
 def collect(source, scratch):
     """[(name, path)] of the notebooks in a folder or a zip (extracted under `scratch`)."""
     source = Path(source)
@@ -101,7 +105,7 @@ def collect(source, scratch):
     found = sorted(p for p in root.rglob("*.ipynb") if not any(part.startswith(".") for part in p.parts))
     names, seen = [], set()
     for path in found:
-        name = re.sub(r"[^\w.-]+", "_", str(path.relative_to(root).with_suffix("")))
+        name = _safe_name(str(path.relative_to(root).with_suffix("")))
         while name in seen:
             name += "_"
         seen.add(name)
@@ -237,11 +241,13 @@ class GradebookError(ValueError):
 
 
 def read_roster(path):
-    """The student ids of a roster: a CSV whose first column (headed "student", "id" or
-    anything else) holds one id per row, as the submissions are named."""
+    """The student ids of a roster: a CSV with a header row, whose first column holds one
+    id per row, as the submissions are named (written as `collect` names them: any run of
+    characters other than letters, digits, ".", "-" becomes "_", so jane@uni.edu is
+    jane_uni.edu)."""
     with open(path, newline="") as f:
         rows = [row for row in csv.reader(f) if row and row[0].strip()]
-    ids = [row[0].strip() for row in rows[1:]]
+    ids = [_safe_name(row[0].strip()) for row in rows[1:]]
     if len(set(ids)) != len(ids):
         raise GradebookError(f"{path}: a student is listed twice: {sorted({i for i in ids if ids.count(i) > 1})}")
     return ids
@@ -277,9 +283,11 @@ def read_overrides(path):
 
 
 def _on_roster(name, ids):
-    """The roster id a submission's name belongs to: the id itself, or the id and "_"
-    before the rest (a folder per student, or the id before the file's name)."""
-    return next((i for i in ids if name == i or name.startswith(i + "_")), None)
+    """The roster id a submission's name belongs to: the id itself, else the longest id
+    that, with "_", starts it (a folder per student, or the id before the file's name)."""
+    if name in ids:
+        return name
+    return max((i for i in ids if name.startswith(i + "_")), key=len, default=None)
 
 
 def write_gradebook(rows, path, roster=None, overrides=()):
@@ -290,10 +298,9 @@ def write_gradebook(rows, path, roster=None, overrides=()):
     exercises = list(dict.fromkeys((q.exercise, q.label) for r in graded.values() for q in r.questions))
     names = [row["student"] for row in rows]
     questions = {row["student"]: {q.label for q in r.questions} for row in rows if (r := graded.get(id(row)))}
-    for change in overrides:
-        if change.question not in questions.get(change.student, ()):
-            raise GradebookError(f"an override gives {change.student!r} points for {change.question!r}, a question "
-                                 "of no graded submission of theirs (the grades are saved: fix it and run again)")
+    # An override for a question the student's graded notebook does not have (a notebook
+    # refused, or another lecture's question) is listed in the row as not applied.
+    unapplied = {c for c in overrides if c.question not in questions.get(c.student, ())}
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "roster", "lecture", *[f"{e} ({label})" for e, label in exercises], "total", "max",
@@ -301,17 +308,20 @@ def write_gradebook(rows, path, roster=None, overrides=()):
         for row in rows:
             member = "" if roster is None else (_on_roster(row["student"], roster) or "not on the roster")
             r = graded.get(id(row))
+            mine = [c for c in overrides if c.student == row["student"]]
+            said = "; ".join(f"{c.question}: {c.points:g} ({c.reason})" + (" NOT APPLIED: no such graded question"
+                                                                          if c in unapplied else "") for c in mine)
             if r is None:
-                writer.writerow([row["student"], member, "", *[""] * len(exercises), "", "", "", "", "", "", "", "",
+                writer.writerow([row["student"], member, "", *[""] * len(exercises), "", "", said, "", "", "", "", "",
                                  "", row["error"]])
                 continue
             points = {q.label: q.earned for q in r.questions}
-            mine = [c for c in overrides if c.student == row["student"]]
             for change in mine:
-                points[change.question] = change.points
+                if change not in unapplied:
+                    points[change.question] = change.points
             total = sum(points.values())
             writer.writerow([row["student"], member, r.lecture, *[points.get(label, "") for _, label in exercises],
-                             total, r.possible, "; ".join(f"{c.question}: {c.points:g} ({c.reason})" for c in mine),
+                             total, r.possible, said,
                              "; ".join(f.reason for f in r.flags), "; ".join(r.notes), r.seconds, r.sandboxed,
                              r.checks, r.site, ""])
         for student in roster or []:

@@ -42,6 +42,7 @@ booktools.gradebook (`make grade SUBMISSIONS=`).
 import argparse
 import ast
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -182,8 +183,9 @@ def checks_version(doc):
     return lecture_source.checks_version((ROOT / f"{doc}.md").read_text(encoding="utf-8"))
 
 
+@functools.cache
 def site_version():
-    """The grader's version of the site (its release tag, or what git describes)."""
+    """The grader's version of the site (its release tag, or what git describes), read once."""
     from booktools.extensions.site_version import site_version as described
     return described(ROOT)
 
@@ -470,6 +472,10 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
     probe, then each question's check here, its student's names read from the kernel."""
     notes, flags = [], []
     verdicts = {q.label: (0.0, "not graded") for q in submission.questions}
+    # Everything the verdict needs from the grader's files is read before the submission
+    # runs: unsandboxed, its code could rewrite them (the lecture's helpers, say).
+    namespace, problems = _trusted(submission.lecture)
+    site_version()
     with tempfile.TemporaryDirectory(prefix="grade-") as folder:
         shutil.copy(submission.path, Path(folder) / submission.path.name)
         box = SandboxKernel(folder, kernel_python(kernel), limits, sandbox=sandbox)
@@ -477,7 +483,7 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
             notes.append(f"ran unsandboxed: {box.why_not}")
         elif box.mode != "root":
             notes.append(f"sandboxed without root, in a {box.mode} of its own")
-        elif (prepared := prepare_environment(box.python)) is not None:
+        if box.sandboxed and (prepared := prepare_environment(box.python)) is not None:
             notes.append(prepared)
         try:
             box.start()
@@ -487,7 +493,6 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
                 nbformat.write(submission.nb, executed)
             if alive:
                 alive = _install_helper(box, timeouts.question, notes)
-            namespace, problems = _trusted(submission.lecture)
             notes += problems
             clock = _Clock()
             link = KernelLink(box.private, lambda code, limit: _rpc(box, clock, code, limit), timeouts.question)
@@ -613,7 +618,6 @@ def _check(q, names, namespace, link, box, clock, limit):
     """Run one question's check here, with the student's names as Remotes: (points earned,
     message). Each part of the check runs alone and earns its points; the student's code
     has `limit` seconds in all, the grader's own part of the check a little more."""
-    link.lambdas = lambda_sources(q.check, f"<check {q.label}>")
     clock.start(limit)
     late = f"the test did not finish within {limit:g} s"
     earned, failed = 0.0, []
@@ -638,6 +642,7 @@ def _check(q, names, namespace, link, box, clock, limit):
 def _run_part(part, q, names, namespace, link):
     """None if the part's check passes, else why it failed (timeouts and Ctrl-C go up)."""
     env = dict(namespace)
+    link.lambdas = lambda_sources(part.code, f"<check {q.label}>")    # by the part's own lines
     try:
         for name in names:
             env[name] = link.lookup(name)

@@ -203,7 +203,8 @@ def test_gradescope_results_give_each_question_its_points_and_a_refusal_scores_z
     assert [(t["name"], t["score"], t["max_score"], t["output"]) for t in found["tests"]] == [
         ("Exercise 1.1 (numpy-ex1)", 1.0, 2.0, "the method (1 of 2 points): loops"),
         ("Exercise 1.2 (numpy-ex2)", 3.0, 3.0, "")]
-    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / ".ipynb_checkpoints").mkdir(parents=True)          # Jupyter's copy is not one
+    (tmp_path / "submission" / ".ipynb_checkpoints" / "a-checkpoint.ipynb").write_text("{}")
     args = [str(tmp_path / "submission"), str(tmp_path / "results.json"), "--lecture", "lectures/numpy"]
     assert gradescope.main(args) == 0
     empty = json.loads((tmp_path / "results.json").read_text())

@@ -99,6 +99,16 @@ def test_a_check_may_send_the_students_function_a_lambda_written_in_it():
         env["apply"](abs, 1)
 
 
+def test_each_part_of_a_check_sends_the_student_its_own_lambdas():
+    """A part runs as its own code (shared lines, then its own), so its lambdas are found by
+    its own line numbers, not the whole check's."""
+    link = in_process_link({"apply": lambda f, x: f(x)})
+    check = ("x = 1\n# Part (1 point): a\nassert apply(lambda t: t, 1) == 1\n"
+             "# Part (1 point): b\nassert apply(lambda t: 2 * t, 1) == 2, 'wrong lambda'\n")
+    q = grading.Question("toy-ex1", "Exercise 1.1", 2.0, check)
+    assert grading._check(q, ["apply"], {}, link, None, grading._Clock(), 5) == (2.0, "")
+
+
 def test_a_students_function_is_read_for_python_loops_in_its_own_kernel():
     import lecture_tools as lt
     link = in_process_link({"loop": lambda x: [v * 2 for v in x], "whole": lambda x: x * 2})
@@ -204,6 +214,12 @@ def test_a_roster_gives_every_student_a_row_and_marks_strangers(tmp_path):
     gradebook.write_gradebook(rows, tmp_path / "gradebook.csv", ids)
     table = {r["student"]: r for r in csv.DictReader(open(tmp_path / "gradebook.csv"))}
     assert table["alice_numpy"]["roster"] == "alice" and table["mallory"]["roster"] == "not on the roster"
+    # The longest id that names a submission wins; ids are written as submissions are named.
+    roster.write_text("student\nal\nal_b\njane@uni.edu\n")
+    ids = gradebook.read_roster(roster)
+    assert ids == ["al", "al_b", "jane_uni.edu"]
+    assert [gradebook._on_roster(n, ids) for n in ("al_b", "al_b_numpy", "al_numpy", "jane_uni.edu_numpy")] == [
+        "al_b", "al_b", "al", "jane_uni.edu"]
     assert table["bob"]["error"] == "no submission" and table["bob"]["total"] == "0"
     assert table["carol"]["error"] == "no submission" and "alice" not in table
     roster.write_text("student\nalice\nalice\n")
@@ -220,8 +236,11 @@ def test_an_override_changes_a_questions_points_and_says_why(tmp_path):
     assert table["a"]["Exercise 1.2 (numpy-ex2)"] == "3.0" and table["a"]["total"] == "5.0"
     assert table["a"]["overrides"] == "numpy-ex2: 3 (graded by hand: right idea, typo in the test)"
     assert table["b"]["total"] == "3.0" and table["b"]["overrides"] == ""
-    with pytest.raises(gradebook.GradebookError, match="no graded submission of theirs"):
-        gradebook.write_gradebook([graded_row("b")], tmp_path / "gradebook.csv", None, changes)
+    # For a notebook that was not graded (refused), the override is listed, not applied.
+    refused = gradebook.error_row("a", tmp_path / "a.ipynb", "is not a Jupyter notebook")
+    gradebook.write_gradebook([refused], tmp_path / "gradebook.csv", None, changes)
+    [row] = csv.DictReader(open(tmp_path / "gradebook.csv"))
+    assert "NOT APPLIED" in row["overrides"] and row["error"] == "is not a Jupyter notebook"
     for bad, said in (("a,numpy-ex2,three,typo\n", "is not a number"), ("a,numpy-ex2,3,\n", "needs a reason")):
         path.write_text("student,question,points,reason\n" + bad)
         with pytest.raises(gradebook.GradebookError, match=said):

@@ -16,6 +16,9 @@ CHROMIUM ?= /usr/bin/chromium
 # pytest-xdist workers (this project's machines have 2 cores).
 JOBS ?= 2
 PORT ?= 8000
+# The course's seed for the exercises' variants (booktools/variants.py): the same for
+# `make assignments` and `make grade`; exported, as the Python they run reads it.
+export VARIANT_SEED
 # The student edition's sources and site, and the assignments: the same folders as
 # booktools/layout.py names (tests/test_config.py checks that they agree).
 STUDENT_BOOK := _build/student-book
@@ -94,8 +97,11 @@ student: html  ## Student edition, solutions removed: _build/student/html (site)
 	rm -rf $(STUDENT) && mkdir -p $(STUDENT)
 	cp -r $(STUDENT_BOOK)/_build/html $(STUDENT_BOOK)/_build/notebooks $(STUDENT)/
 
-assignments: student  ## Per lecture: a zip for students (notebook + README) and an Otter autograder zip, in _build/assignments
-	$(BIN)/python -m booktools.assignments $(STUDENT)/notebooks $(ASSIGNMENTS)
+# ROSTER=ids.csv: each student also gets _build/assignments/<lecture>/<id>.zip, with their own
+# values of the exercises' variants (booktools/variants.py), drawn with VARIANT_SEED (set it
+# to the same value for make assignments and make grade; a new one each term).
+assignments: student  ## Per lecture: a zip for students (notebook + README) and an Otter autograder zip, in _build/assignments [ROSTER=ids.csv] [VARIANT_SEED=...]
+	$(BIN)/python -m booktools.assignments $(STUDENT)/notebooks $(ASSIGNMENTS) $(if $(ROSTER),--roster "$(ROSTER)")
 
 # Grades returned assignments, each in a sandbox (booktools/sandbox.py: bubblewrap, installed
 # here as root). NOTEBOOK=one.ipynb prints its points per question and writes its result as
@@ -104,7 +110,8 @@ assignments: student  ## Per lecture: a zip for students (notebook + README) and
 # and a feedback text; unchanged submissions are not graded again. ROSTER=ids.csv gives
 # students who handed nothing in a row; OUT/overrides.csv (student,question,points,reason),
 # or OVERRIDES=file, changes points and survives regrading; OTHER_CHECKS=1 grades notebooks
-# handed out with other checks than the lectures have now (refused otherwise).
+# handed out with other checks than the lectures have now (refused otherwise). With ROSTER,
+# each notebook is graded against its student's own values (VARIANT_SEED as for assignments).
 grade: $(STAMP) sandbox  ## Grade in a sandbox: make grade NOTEBOOK=one.ipynb, or SUBMISSIONS=folder-or.zip [JOBS=2] [OUT=...] [LECTURE=numba] [ROSTER=ids.csv] [OVERRIDES=...] [OTHER_CHECKS=1]
 	@test -n "$(NOTEBOOK)$(SUBMISSIONS)" || { echo "usage: make grade NOTEBOOK=path.ipynb | SUBMISSIONS=folder-or.zip [JOBS=2] [LECTURE=name] [OUT=...] [ROSTER=ids.csv] [OVERRIDES=file.csv] [OTHER_CHECKS=1]"; exit 1; }
 	$(if $(NOTEBOOK),$(BIN)/python -m booktools.grading "$(NOTEBOOK)" $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)") $(if $(OTHER_CHECKS),--other-checks),\

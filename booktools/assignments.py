@@ -1,6 +1,6 @@
 """Package each lecture of the student edition as an assignment for a course platform.
 
-    python -m booktools.assignments [STUDENT_NOTEBOOKS OUT]   # `make assignments` runs this
+    python -m booktools.assignments [STUDENT_NOTEBOOKS OUT] [--roster IDS.csv]   # `make assignments`
 
 For every lecture (the "Lectures" part of _toc.yml), reads the student notebook
 STUDENT_NOTEBOOKS/lectures/<name>.ipynb (default _build/student/notebooks, written by `make student`: no solutions, an
@@ -18,8 +18,16 @@ booktools.grading.questions, a test case per part of its check) whose run_autogr
 the project's own grader from a copy the zip carries (booktools.gradescope), so that
 Gradescope gives the same points, flags and notes as `make grade`.
 
+With a roster (`make assignments ROSTER=ids.csv`, ids as booktools.gradebook reads them),
+each student also gets OUT/<name>/<id>.zip: the same zip, its notebook holding that
+student's own values of the exercises' variants (booktools.variants, drawn with the
+course's VARIANT_SEED), which the grader checks it against. The autograder zip carries the
+seed, so Gradescope grades each notebook against its student's values too.
+
 The student zips are byte-for-byte reproducible (fixed timestamps, fixed order).
 """
+import argparse
+import os
 import re
 import shlex
 import shutil
@@ -30,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 
-from booktools import grading
+from booktools import grading, variants
 from booktools.book import ROOT, config, lectures, page_url
 from booktools.grading import questions
 from booktools.layout import ASSIGNMENTS, STUDENT
@@ -74,7 +82,7 @@ to its exercises.
 The notebook with your answers and their outputs: in Jupyter, save it; in Colab,
 File, Download, Download .ipynb. Hand it in as your instructor asks.
 
-## Version, credit and licence
+{yours}## Version, credit and licence
 
 Built from version {version} of the lectures ({checks_note}). {author}, {copyright}.
 The lecture's text and the code shown in it are licensed under CC BY-SA 4.0
@@ -106,6 +114,15 @@ def overview(nb):
     raise ValueError("no 'Before you start' box in the notebook")
 
 
+YOURS = """## Your version
+
+This notebook is {student}'s: the cells right after some exercises hold values of your
+own, which may differ from the website's and from other students'. Answer with yours:
+your notebook is graded against them.
+
+"""
+
+
 def readme(nb, doc):
     name = Path(doc).name
     found = exercises(nb)
@@ -114,22 +131,29 @@ def readme(nb, doc):
     items = "\n".join(f"   * **{heading}.** {text}" for heading, text in found)
     settings = config()
     checks = nb.metadata.get("assignment", {}).get("checks")
+    student = nb.metadata.get("assignment", {}).get("student")
     return README.format(title=nb.metadata["title"], url=page_url(doc), name=name,
                          overview=overview(nb), exercises=items, placeholder=PLACEHOLDER_CODE,
                          version=grading.site_version(), author=settings["author"], copyright=settings["copyright"],
-                         checks_note=f"its checks: version {checks}" if checks else "no graded checks")
+                         checks_note=f"its checks: version {checks}" if checks else "no graded checks",
+                         yours=YOURS.format(student=student) if student else "")
 
 
 LICENCES = ("LICENSE", "LICENSE-CONTENT")
 
 
-def student_zip(doc, source, path):
-    """The zip a student gets for lecture `doc`: its student notebook `source`, a README
-    (naming the site version it was built from) and the licences, byte for byte the same
-    from the same notebook and version (release.write_zip)."""
+def student_zip(doc, source, path, student=None, seed=""):
+    """The zip a student gets for lecture `doc`: its student notebook `source` (with
+    `student`'s own values, booktools.variants, if given), a README (naming the site
+    version it was built from) and the licences, byte for byte the same from the same
+    notebook and version (release.write_zip)."""
     name = Path(doc).name
     nb = nbformat.read(source, as_version=4)
-    write_zip(path, [(f"{name}/{name}.ipynb", Path(source).read_bytes()),
+    data = Path(source).read_bytes()
+    if student is not None:
+        nb = variants.personal_notebook(nb, doc, student, seed)
+        data = nbformat.writes(nb).encode("utf-8") + b"\n"
+    write_zip(path, [(f"{name}/{name}.ipynb", data),
                      (f"{name}/README.md", readme(nb, doc).encode("utf-8")),
                      *[(f"{name}/{licence}", (ROOT / licence).read_bytes()) for licence in LICENCES]])
     return nb
@@ -184,7 +208,7 @@ if [ -z "${{GRADER_PYTHON:-}}" ]; then
     mamba activate otter-env
     GRADER_PYTHON=python
 fi
-cd "$AUTOGRADER/source/grader" && SITE_VERSION={version} "$GRADER_PYTHON" -m booktools.gradescope \\
+cd "$AUTOGRADER/source/grader" && SITE_VERSION={version} VARIANT_SEED={seed} "$GRADER_PYTHON" -m booktools.gradescope \\
     "$AUTOGRADER/submission" "$AUTOGRADER/results/results.json" --lecture {doc}
 """
 
@@ -200,10 +224,11 @@ apt-get install -y bubblewrap util-linux
 GRADER_FILES = ("booktools/**/*.py", "lectures/*.md", "lectures/*.py", "_config.yml", "_toc.yml", "requirements.txt")
 
 
-def autograder_bundle(doc, output, requirements):
+def autograder_bundle(doc, output, requirements, seed=""):
     """The autograder zip for `doc` (upload it to Gradescope as the assignment's
     autograder): Otter's, with its tests and `requirements` installed in the grading
-    container, whose run_autograder runs the project's grader from the copy it carries."""
+    container, whose run_autograder runs the project's grader from the copy it carries,
+    with the course's variant `seed`."""
     from otter.generate import main as otter_generate
     with tempfile.TemporaryDirectory() as folder:
         write_test_files(doc, Path(folder) / "tests")
@@ -215,7 +240,8 @@ def autograder_bundle(doc, output, requirements):
         with zipfile.ZipFile(Path(folder) / "otter.zip") as otter:
             members = [(name, otter.read(name)) for name in sorted(otter.namelist()) if name != "run_autograder"]
     members = [(name, data + SETUP.encode() if name == "setup.sh" else data) for name, data in members]
-    run = RUN_AUTOGRADER.format(version=shlex.quote(grading.site_version()), doc=shlex.quote(doc))
+    run = RUN_AUTOGRADER.format(version=shlex.quote(grading.site_version()), doc=shlex.quote(doc),
+                                seed=shlex.quote(seed))
     members.append(("run_autograder", run.encode()))
     grader = sorted({path for pattern in GRADER_FILES for path in ROOT.glob(pattern)
                      if "__pycache__" not in path.parts})
@@ -224,8 +250,11 @@ def autograder_bundle(doc, output, requirements):
     return Path(output)
 
 
-def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS):
+def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS, roster=None, seed=None):
+    from booktools.gradebook import read_roster
     student_notebooks, out = Path(student_notebooks), Path(out)
+    seed = os.environ.get("VARIANT_SEED", "") if seed is None else seed
+    students = read_roster(roster) if roster else []
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     for doc in lectures():
@@ -235,13 +264,21 @@ def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS):
             print(f"no student notebook {source}: run `make student` first", file=sys.stderr)
             return 1
         nb = student_zip(doc, source, out / f"{name}.zip")
-        autograder_bundle(doc, out / f"{name}-autograder.zip", binder_requirements())
+        autograder_bundle(doc, out / f"{name}-autograder.zip", binder_requirements(), seed)
+        for student in students:
+            student_zip(doc, source, out / name / f"{student}.zip", student, seed)
+        varied = sum(q.points for q in questions(doc) if q.label in variants.variants(doc))
         print(f"{out / name}.zip: {len(exercises(nb))} exercises; {out / name}-autograder.zip: "
-              f"{sum(q.points for q in questions(doc)):g} points")
+              f"{sum(q.points for q in questions(doc)):g} points, {varied:g} of them with a variant"
+              + (f"; {len(students)} students' own in {out / name}/" if students else ""))
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (1, 3):
+    parser = argparse.ArgumentParser(description="Package each lecture as an assignment.")
+    parser.add_argument("folders", nargs="*", help="STUDENT_NOTEBOOKS OUT")
+    parser.add_argument("--roster", help="a CSV of student ids: each gets a notebook with their own values")
+    args = parser.parse_args()
+    if len(args.folders) not in (0, 2):
         sys.exit(__doc__)
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(main(*args.folders, roster=args.roster))

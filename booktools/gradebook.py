@@ -19,7 +19,10 @@ People stay in the loop: with a roster (`read_roster`) every student on it has a
 missing one saying "no submission"; the instructor's overrides (`read_overrides`, by
 default DIR/overrides.csv) change a question's points with a reason, and since the grader
 only reads that file, they survive every regrade. Each row names the version of the
-checks and of the site it was graded with.
+checks and of the site it was graded with. With a roster, each notebook is graded against
+its student's own values of the exercises' variants (booktools.variants: drawn from the id
+and VARIANT_SEED), and one carrying another student's values is flagged; without one,
+against the values its metadata names.
 """
 import argparse
 import concurrent.futures
@@ -27,6 +30,7 @@ import csv
 import hashlib
 import json
 import multiprocessing
+import os
 import re
 import sys
 import tempfile
@@ -35,7 +39,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from booktools import grading
+from booktools import grading, variants
 from booktools.book import HELPERS, ROOT, lectures
 from booktools.sandbox import kernel_python, why_not_sandboxed
 
@@ -117,26 +121,31 @@ def collect(source, scratch):
 # grading.GradingResult.to_dict() with "student", "sha256" and "grader" added; one that was
 # not graded has the shape of `error_row`.
 
-def error_row(name, path, error, other_checks=False):
+def _seed():
+    return variants.fingerprint(os.environ.get("VARIANT_SEED", ""))
+
+
+def error_row(name, path, error, other_checks=False, student=None):
     """The row of a submission that was not graded, and why: one shape for every cause
     (not a notebook, another lecture's, handed out with other checks, a grader that failed
     or whose worker died)."""
     return {"student": name, "notebook": str(path), "error": str(error)[:500],
             "sha256": sha256(path) if Path(path).is_file() else "", "grader": grader_version(),
-            "other_checks": other_checks}
+            "other_checks": other_checks, "graded_as": student or "", "seed": _seed()}
 
 
-def _grade_one(name, path, options):
-    """In a worker: grade one notebook and write its files; returns its gradebook row."""
+def _grade_one(name, path, options, student=None):
+    """In a worker: grade one notebook (as `student`, the roster's id, if known) and write
+    its files; returns its gradebook row."""
     out = Path(options["out"])
     try:
         graded = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"],
-                               other_checks=options["other_checks"])
+                               other_checks=options["other_checks"], student=student)
         row = {**graded.to_dict(), "student": name, "sha256": sha256(path), "grader": grader_version(graded.lecture),
-               "other_checks": options["other_checks"]}
+               "other_checks": options["other_checks"], "graded_as": student or "", "seed": _seed()}
         feedback = grading.report(graded)
     except grading.SubmissionError as error:
-        row = error_row(name, path, error, options["other_checks"])
+        row = error_row(name, path, error, options["other_checks"], student)
         feedback = f"cannot grade: {row['error']}"
     (out / f"{name}.json").write_text(json.dumps(row, indent=2))
     (out / f"{name}.feedback.txt").write_text(feedback + "\n")
@@ -150,8 +159,9 @@ def _lecture_of(path, lecture):
         return None
 
 
-def _cached(name, path, out, other_checks=False):
-    """The result already in `out` for this very submission, grader and options, or None."""
+def _cached(name, path, out, other_checks=False, student=None):
+    """The result already in `out` for this very submission, grader and options (the
+    student it is graded as, the variant seed), or None."""
     saved = out / f"{name}.json"
     if not saved.is_file():
         return None
@@ -159,7 +169,8 @@ def _cached(name, path, out, other_checks=False):
         result = json.loads(saved.read_text())
     except ValueError:
         return None
-    if result.get("sha256") != sha256(path) or result.get("other_checks", False) != other_checks:
+    if result.get("sha256") != sha256(path) or result.get("other_checks", False) != other_checks \
+            or result.get("graded_as", "") != (student or "") or result.get("seed") != _seed():
         return None
     return result if result.get("grader") == grader_version(result.get("lecture")) else None
 
@@ -184,8 +195,9 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                 raise GradebookError(f"{overrides}: an override names {change.student!r} and {change.question!r}, "
                                      "and there is no such submission or question")
         results, todo = {}, {}
+        graded_as = {name: _on_roster(name, people) if people else None for name, _ in submissions}
         for name, path in submissions:
-            cached = _cached(name, path, out, other_checks)
+            cached = _cached(name, path, out, other_checks, graded_as[name])
             if cached is not None:
                 results[name] = cached
                 progress(f"[{len(results)}/{len(submissions)}] {name}: unchanged, graded before")
@@ -203,7 +215,7 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                 if not pending:
                     break
                 with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
-                    futures = {pool.submit(_grade_one, name, str(path), options): (name, path)
+                    futures = {pool.submit(_grade_one, name, str(path), options, graded_as[name]): (name, path)
                                for name, path in pending}
                     pending = []
                     for future in concurrent.futures.as_completed(futures):
@@ -215,7 +227,7 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                             continue
                         except Exception as error:
                             results[name] = error_row(name, path, f"the grader failed ({type(error).__name__}: "
-                                                      f"{error})", other_checks)
+                                                      f"{error})", other_checks, graded_as[name])
                         done += 1
                         row = results[name]
                         if "error" in row:
@@ -226,7 +238,7 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                                      f"in {r.seconds:g} s")
             for name, path in pending:
                 results[name] = error_row(name, path, "the grader's worker stopped while grading it, twice",
-                                          other_checks)
+                                          other_checks, graded_as[name])
         ordered = [results[name] for name, _ in submissions]
     write_gradebook(ordered, out / "gradebook.csv", people, changes)
     seconds = time.perf_counter() - start
@@ -304,7 +316,7 @@ def write_gradebook(rows, path, roster=None, overrides=()):
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "roster", "lecture", *[f"{e} ({label})" for e, label in exercises], "total", "max",
-                         "overrides", "flags", "notes", "seconds", "sandboxed", "checks", "site version", "error"])
+                         "overrides", "flags", "notes", "seconds", "sandboxed", "checks", "site version", "variant", "error"])
         for row in rows:
             member = "" if roster is None else (_on_roster(row["student"], roster) or "not on the roster")
             r = graded.get(id(row))
@@ -313,7 +325,7 @@ def write_gradebook(rows, path, roster=None, overrides=()):
                                                                           if c in unapplied else "") for c in mine)
             if r is None:
                 writer.writerow([row["student"], member, "", *[""] * len(exercises), "", "", said, "", "", "", "", "",
-                                 "", row["error"]])
+                                 "", "", row["error"]])
                 continue
             points = {q.label: q.earned for q in r.questions}
             for change in mine:
@@ -323,11 +335,11 @@ def write_gradebook(rows, path, roster=None, overrides=()):
             writer.writerow([row["student"], member, r.lecture, *[points.get(label, "") for _, label in exercises],
                              total, r.possible, said,
                              "; ".join(f.reason for f in r.flags), "; ".join(r.notes), r.seconds, r.sandboxed,
-                             r.checks, r.site, ""])
+                             r.checks, r.site, r.variant, ""])
         for student in roster or []:
             if not any(_on_roster(name, [student]) for name in names):
                 writer.writerow([student, student, "", *[""] * len(exercises), 0, "", "", "", "", "", "", "", "",
-                                 "no submission"])
+                                 "", "no submission"])
 
 
 def main(argv=None):

@@ -5,6 +5,7 @@
         [--kernel NAME]          # the Jupyter kernel to run it in (default: python3, this Python)
         [--executed RAN.ipynb]   # also write the notebook as it ran, with its outputs
         [--other-checks]         # grade it though it was handed out with other checks
+        [--student ID]           # grade it against this student's values (booktools.variants)
 
 The questions come from the lecture's source, not from the submission: each exercise
 (its label, its number as on the site, the points its statement gives as
@@ -28,6 +29,10 @@ Local grading runs code nobody has read, so it is done like this:
   So rebinding `print`, `json` or `numpy.allclose` in the kernel cannot forge a verdict;
 * code that tries (booktools.tampering: in the syntax of the student's cells, and a probe
   of the kernel afterwards) is flagged, cell by cell, and scores 0 on every question;
+* an exercise with a variant (booktools.variants) is graded against the values of the
+  student the notebook is (`student`, from the roster) or says it is (its metadata), drawn
+  again here with the course's seed (VARIANT_SEED); the checks read them from here. A
+  notebook carrying values of another student is flagged, and graded against its own;
 * each question has its own time limit; one that runs out is interrupted and costs that
   question only. A kernel that dies scores 0 on every question not yet graded.
 
@@ -46,6 +51,7 @@ import functools
 import importlib.util
 import io
 import json
+import os
 import re
 import shutil
 import signal
@@ -60,7 +66,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from booktools import lecture_source, tampering
+from booktools import lecture_source, tampering, variants
 from booktools.book import ROOT, lectures
 from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION
 from booktools.remote import KERNEL_HELPER, KernelLink, RemoteError, lambda_sources
@@ -351,10 +357,13 @@ def _exercise_of_cells(nb):
 @dataclass(frozen=True)
 class Flag:
     """Tampering found: in the syntax of a code cell (its index in the notebook, and the
-    exercise it sits under), or reported by the grader's probe of the kernel (cell None)."""
+    exercise it sits under), or reported by the grader's probe of the kernel (cell None);
+    or (kind "variant") a notebook carrying another student's values, for the instructor
+    to look at: that one costs no points by itself."""
     cell: int | None
     exercise: str | None
     reason: str
+    kind: str = "tampering"
 
 
 @dataclass(frozen=True)
@@ -380,6 +389,7 @@ class GradingResult:
     notes: list[str] = field(default_factory=list)
     checks: str = ""            # the version of the checks it was graded with (checks_version)
     site: str = ""              # the grader's version of the site (site_version)
+    variant: str = ""           # whose values it was graded against: a student's id, "site", or ""
 
     @property
     def total(self):
@@ -393,13 +403,13 @@ class GradingResult:
         return {"notebook": self.notebook, "lecture": self.lecture, "questions": [asdict(q) for q in self.questions],
                 "total": self.total, "max": self.possible, "seconds": self.seconds, "sandboxed": self.sandboxed,
                 "flags": [asdict(f) for f in self.flags], "notes": list(self.notes), "checks": self.checks,
-                "site": self.site}
+                "site": self.site, "variant": self.variant}
 
     @classmethod
     def from_dict(cls, data):
         return cls(data["notebook"], data["lecture"], [QuestionResult(**q) for q in data["questions"]],
                    data["seconds"], data["sandboxed"], [Flag(**f) for f in data["flags"]], list(data["notes"]),
-                   data.get("checks", ""), data.get("site", ""))
+                   data.get("checks", ""), data.get("site", ""), data.get("variant", ""))
 
 
 @dataclass
@@ -416,6 +426,8 @@ class Submission:
     flags: list[Flag]
     checks: str                  # the version of the checks it is graded with
     notes: list[str]
+    values: dict = field(default_factory=dict)   # {label: {name: value}}: the variant graded against
+    variant: str = ""            # whose values those are (a student's id, "site"; "" without variants)
 
 
 @dataclass
@@ -428,20 +440,22 @@ class KernelRun:
 
 
 def grade(path, lecture=None, timeouts=Timeouts(), kernel="python3", executed=None, sandbox=True, limits=None,
-          other_checks=False):
+          other_checks=False, student=None, seed=None):
     """Grade one submitted notebook (see the module docstring), in three stages: what can be
     judged before any kernel runs (`examine`: the file, its lecture, its syntax), the kernel
     (`run_in_kernel`: the notebook, then each check), and the verdict. `kernel` names the
     Jupyter kernel that runs it; with `executed`, the notebook as it ran (the submission's
     cells and their outputs, no tests) is written to that path. `other_checks`: grade it
-    even if it was handed out with other checks than these (see `examine`)."""
+    even if it was handed out with other checks than these (see `examine`). `student`: the
+    id the notebook is graded as (from a roster), and `seed` the course's variant seed
+    (default: VARIANT_SEED), for the exercises' variants (`whose_values`)."""
     start = time.perf_counter()
-    submission = examine(path, lecture, other_checks)
+    submission = examine(path, lecture, other_checks, student, seed)
     run = run_in_kernel(submission, timeouts, kernel, executed, sandbox, limits)
     return verdict(submission, run, round(time.perf_counter() - start, 1))
 
 
-def examine(path, lecture=None, other_checks=False):
+def examine(path, lecture=None, other_checks=False, student=None, seed=None):
     """The stage before any kernel: the notebook read, its lecture identified (or
     SubmissionError), and the student's own cells scanned for tampering. A notebook handed
     out with other checks than the lecture has now (a `git pull` since) is refused, unless
@@ -457,14 +471,57 @@ def examine(path, lecture=None, other_checks=False):
                                   "site version its assignment zip names, or allow other checks "
                                   "(--other-checks, OTHER_CHECKS=1)")
         notes.append(f"handed out with version {handed_out} of the checks, graded with version {checks}")
+    values, whose, variant_flags, said = whose_values(doc, nb, path, student, seed)
+    notes += said
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     owner = _exercise_of_cells(nb)
-    known = own_code(doc)
+    recorded = stamp(nb).get("variants")
+    known = own_code(doc) | variants.cell_sources(doc, values) \
+        | (variants.cell_sources(doc, recorded) if _well_formed(recorded, values) else set())
     theirs = [(i, c) for i, c in code_cells if c.source.strip() not in known]
     flags = [Flag(theirs[position][0], owner.get(theirs[position][0]), reason)
              for position, reason in tampering.scan([c.source for _, c in theirs], [c.source for _, c in code_cells])]
     return Submission(Path(path), nb, doc, questions(doc), student_names(doc), code_cells,
-                      {i for i, _ in theirs}, flags, checks, notes)
+                      {i for i, _ in theirs}, flags + variant_flags, checks, notes, values, whose)
+
+
+def _well_formed(recorded, values):
+    """Whether a notebook's recorded values have the shape of `values` (a value each)."""
+    return isinstance(recorded, dict) and all(
+        isinstance(recorded.get(label), dict) and set(recorded[label]) == set(by_name)
+        and all(isinstance(v, (str, int, float, bool, list)) for v in recorded[label].values())
+        for label, by_name in values.items())
+
+
+def whose_values(doc, nb, path, student=None, seed=None):
+    """(values, whose, flags, notes): the values of `doc`'s variants to grade `nb` against,
+    {label: {name: value}}, and whose they are: `student`'s (the id it is graded as), else
+    those of the student its metadata names, drawn again with the course's `seed`; the
+    site's when it names none. A notebook whose recorded values are not its student's
+    (another's notebook, or edited) is flagged. A notebook written with another seed is
+    refused: the grader would draw other values than its student was given."""
+    if not variants.variants(doc):
+        return {}, "", [], []
+    seed = os.environ.get("VARIANT_SEED", "") if seed is None else seed
+    recorded = stamp(nb)
+    if "seed" in recorded and recorded["seed"] != variants.fingerprint(seed):
+        raise SubmissionError(f"{path}: its values were drawn with another course seed than this grader's "
+                              "(VARIANT_SEED): grade it with the seed its assignments were written with")
+    owner = student or recorded.get("student")
+    if not owner or not isinstance(owner, str):
+        return variants.site_values(doc), "site", [], [
+            "graded against the site's values of the exercises' variants: the notebook names no student "
+            "(give a roster to grade each notebook against its student's own)"]
+    values = variants.draw(doc, owner, seed)
+    if "variants" not in recorded and "student" not in recorded:
+        return values, owner, [], [f"the notebook has the site's values, not {owner}'s own: graded against "
+                                   f"{owner}'s (booktools.variants)"]
+    if recorded.get("student") != owner or recorded.get("variants") != values:
+        other = recorded.get("student")
+        return values, owner, [Flag(None, None, f"the notebook carries the exercises' values of "
+                                                f"{other if isinstance(other, str) else 'another student'}"
+                                                f", not {owner}'s: graded against {owner}'s", "variant")], []
+    return values, owner, [], []
 
 
 def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox=True, limits=None):
@@ -475,6 +532,7 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
     # Everything the verdict needs from the grader's files is read before the submission
     # runs: unsandboxed, its code could rewrite them (the lecture's helpers, say).
     namespace, problems = _trusted(submission.lecture)
+    namespace = {**namespace, **variants.namespace_values(submission.values)}     # the student's own values
     site_version()
     with tempfile.TemporaryDirectory(prefix="grade-") as folder:
         shutil.copy(submission.path, Path(folder) / submission.path.name)
@@ -535,11 +593,11 @@ def verdict(submission, run, seconds):
     rows = []
     for q in submission.questions:
         earned, message = run.verdicts[q.label]
-        if flags:           # what it changed, every answer after it ran on: none is trusted
+        if any(f.kind == "tampering" for f in flags):   # what it changed, every answer after it ran on
             earned, message = 0.0, "no points: the submission tampers with what the answers run on (see flags)"
         rows.append(QuestionResult(q.label, q.exercise, q.points, earned, message))
     return GradingResult(str(submission.path), submission.lecture, rows, seconds, run.sandboxed, flags,
-                         submission.notes + run.notes, submission.checks, site_version())
+                         submission.notes + run.notes, submission.checks, site_version(), submission.variant)
 
 
 def prepare_environment(python, timeout=900):
@@ -661,8 +719,11 @@ def report(result):
     for q in result.questions:
         lines.append(f"  {q.exercise} ({q.label}): {q.earned:g} / {q.points:g}"
                      + (f"  {q.message}" if q.message else ""))
-    lines += [("  flag: the kernel" if f.cell is None else f"  flag: cell {f.cell}")
-              + (f" ({f.exercise})" if f.exercise else "") + f": {f.reason}" for f in result.flags]
+    lines += [("  flag: " + ("the values" if f.kind == "variant" else "the kernel") if f.cell is None
+               else f"  flag: cell {f.cell}") + (f" ({f.exercise})" if f.exercise else "") + f": {f.reason}"
+              for f in result.flags]
+    if result.variant and result.variant != "site":
+        lines.append(f"  graded against the exercises' values of {result.variant}")
     lines += [f"  note: {note}" for note in result.notes]
     lines.append(f"total: {result.total:g} / {result.possible:g}  ({result.seconds:g} s)")
     return "\n".join(lines)
@@ -678,10 +739,12 @@ def main(argv=None):
     parser.add_argument("--executed", help="also write the notebook as it ran, with its outputs, here")
     parser.add_argument("--other-checks", action="store_true",
                         help="grade a notebook handed out with other checks than the lecture has now")
+    parser.add_argument("--student", help="grade it against this student's values of the exercises' variants "
+                                          "(default: the student its metadata names)")
     args = parser.parse_args(argv)
     try:
         result = grade(args.notebook, args.lecture, Timeouts.from_arguments(args), args.kernel, args.executed,
-                       other_checks=args.other_checks)
+                       other_checks=args.other_checks, student=args.student)
     except SubmissionError as error:
         print(f"cannot grade: {error}", file=sys.stderr)
         return 2

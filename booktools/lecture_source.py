@@ -5,7 +5,8 @@ its exercises with their points and solutions; and what a cell's code binds and 
     parts(text)             [(kind, where, source, tags)] in page order
     solutions(text)         [Solution] in page order: label, code, check, lines spanned
     without_checks(text)    the source without the exercises' checks (the site's `_sources`)
-    exercises(text)         [Exercise] in page order, each with its solution, check and its parts
+    exercises(text)         [Exercise] in page order, each with its solution, check and its parts,
+                            and its variant (the cell of values each student may get others of)
     checks_version(text)    a short hash of what grading depends on: labels, points, checks
     cell_names(code)        (names the code binds, names it reads)
     top_level_names(code)   names the code binds at its top level
@@ -81,6 +82,7 @@ class Exercise:
     optional: bool      # beyond the lecture's stated time
     solution: str       # the code of its solution's cells, joined
     check: str = None   # the hidden cell right after the solution: the question's test
+    variant: "Variant" = None   # its values, where each student may get others (or None)
 
     @property
     def parts(self):
@@ -125,17 +127,29 @@ FENCE = re.compile(r"^```\s*$")
 
 def _code_cell(lines, i):
     """(tags, source, index after its closing fence) of the code cell opening at line i."""
-    j, tags = i + 1, []
+    metadata, source, end = _code_cell_metadata(lines, i)
+    return metadata.get("tags", []), source, end
+
+
+def _code_cell_metadata(lines, i):
+    """(metadata, source, index after its closing fence) of the code cell opening at line i:
+    its options as `:key: value` lines, or as a YAML block between `---` lines."""
+    import yaml
+    j, metadata = i + 1, {}
+    if j < len(lines) and lines[j] == "---":
+        close = lines.index("---", j + 1)
+        metadata = yaml.safe_load("\n".join(lines[j + 1:close])) or {}
+        j = close + 1
     while j < len(lines) and lines[j].startswith(":"):
         if lines[j].startswith(":tags:"):
-            tags = re.findall(r"[\w-]+", lines[j].split(":", 2)[2])
+            metadata["tags"] = re.findall(r"[\w-]+", lines[j].split(":", 2)[2])
         j += 1
     end = j
     while end < len(lines) and not FENCE.match(lines[end]):
         end += 1
     if end == len(lines):
         raise FormatError(f"a code cell at line {i + 1} is never closed")
-    return tags, "\n".join(lines[j:end]), end + 1
+    return metadata, "\n".join(lines[j:end]), end + 1
 
 
 def solutions(text, name="lecture"):
@@ -181,26 +195,68 @@ def without_checks(text):
     return "".join(line for n, line in enumerate(lines) if n not in dropped)
 
 
+@dataclass(frozen=True)
+class Variant:
+    """The values of an exercise that each student may get others of: the code cell tagged
+    `variant` between the exercise's statement and its solution. Its code assigns the
+    site's values, `name = value`, one a line (comments allowed); its metadata lists each
+    name's alternatives, the site's first (booktools.variants draws and writes them):
+
+        ```{code-cell} ipython3
+        ---
+        tags: [variant]
+        variants:
+          coef_order: ["lowest first", "highest first"]
+        ---
+        coef_order = "lowest first"
+        ```
+    """
+    code: str
+    alternatives: dict   # {name: [value, ...]}, as YAML gives them (str, number, bool, list)
+
+
+def _variant_after(lines, start):
+    """The Variant in the code cells from line `start` to the next solution (None if none)."""
+    i = start
+    while i < len(lines) and not SOLUTION_START.match(lines[i]) and not lines[i].startswith("```{exercise}"):
+        if lines[i].startswith("```{code-cell}"):
+            metadata, source, after = _code_cell_metadata(lines, i)
+            if "variant" in metadata.get("tags", []):
+                alternatives = metadata.get("variants")
+                if not isinstance(alternatives, dict) or not alternatives \
+                        or not all(isinstance(v, list) and v for v in alternatives.values()):
+                    raise FormatError(f"the variant cell at line {i + 1} needs `variants:`, each name's "
+                                      "alternatives as a list")
+                return Variant(source, alternatives)
+            i = after
+            continue
+        i += 1
+    return None
+
+
 def exercises(text):
-    """The exercises of a lecture's source, in order, each with its solution's code and
-    the check that follows the solution (see `solutions`)."""
+    """The exercises of a lecture's source, in order, each with its solution's code, the
+    check that follows the solution (see `solutions`) and its Variant (or None)."""
     solved = {solution.label: solution for solution in solutions(text)}
-    found = []
-    for label, statement in re.findall(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", text, re.M | re.S):
+    lines, found = text.splitlines(), []
+    for match in re.finditer(r"^```\{exercise\}\n:label: (\S+)\n(.*?)^```$", text, re.M | re.S):
+        label, statement = match.groups()
         points = POINTS.search(statement)
         solution = solved.get(label)
         found.append(Exercise(label, statement, float(points.group(1)) if points else 0.0,
                               bool(OPTIONAL.search(statement)), solution.code if solution else "",
-                              solution.check if solution else None))
+                              solution.check if solution else None,
+                              _variant_after(lines, text.count("\n", 0, match.end()) + 1)))
     return found
 
 
 def checks_version(text):
     """A short hash of what grading a lecture's assignment depends on: each exercise's label,
-    points and check, and the names its solution defines (the answers a check reads). The
+    points and check, the names its solution defines (the answers a check reads) and its
+    variant's alternatives. The
     prose, the lecture's other code and the solutions' bodies do not change it."""
     graded = [(e.label, e.points, e.check, sorted(top_level_names(e.solution)) if e.solution else [])
-              for e in exercises(text)]
+              + ([e.variant.alternatives] if e.variant else []) for e in exercises(text)]
     return hashlib.sha256(json.dumps(graded).encode("utf-8")).hexdigest()[:12]
 
 

@@ -3,13 +3,86 @@ builds one): the site's answer key, a student notebook answered with it or with 
 answers, with or without the lecture's own cells.
 
     submission(folder, student, doc, answers, lecture=False)   # the path of the notebook written
+    variant_answer(label, values)     # a right answer to an exercise for one student's values
 """
 import json
 
 import nbformat
 
+from booktools import variants
 from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION, SOLUTION_HEADING
 from booktools.student import PLACEHOLDER_CODE
+
+# A right answer to each exercise with a variant, for any of its values: the template's
+# {name} fields get a student's values, written into the code as literals, so that the
+# answer is that student's alone (in another's notebook it answers the wrong question).
+VARIANT_ANSWERS = {
+    "numpy-ex1": """
+def poly(x, coef):
+    coef = np.asarray(coef, dtype=float)
+    if {coef_order} == "highest first":
+        coef = coef[::-1]
+    x = np.asarray(x, dtype=float)
+    return (x[..., None] ** np.arange(len(coef))) @ coef
+""",
+    "numpy-ex2": """
+def ecdf(data, t):
+    data, t = np.asarray(data), np.asarray(t)
+    if {ecdf_counts} == "at or below t":
+        return np.mean(data[None, :] <= t[:, None], axis=1)
+    return np.mean(data[None, :] < t[:, None], axis=1)
+""",
+    "numpy-ex3": """
+def changed(op):
+    a = np.arange(10)
+    b = eval(op)
+    b[...] = -1
+    return not np.array_equal(a, np.arange(10))
+
+a_changes = tuple(changed(op) for op in {view_ops})
+""",
+    "numpy-ex5": """
+float32_results = tuple((eval(e).dtype.name, eval(e).nbytes) for e in {float32_products})
+""",
+    "numba-ex2": """
+@numba.jit(parallel=True)
+def ar1_final(m, T, ρ=0.9, σ=1.0):
+    out = np.empty(m)
+    for i in numba.prange(m):
+        y = {ar1_start}
+        for t in range(T):
+            y = ρ * y + σ * np.random.standard_normal()
+        out[i] = y
+    return out
+
+ar1_final(10, 5)
+""",
+    "numba-ex3": """
+factor = {factors}[0]
+
+@numba.jit
+def scale(x):
+    return factor * x
+
+scale(1.0)
+factor = {factors}[1]
+scale_predictions = tuple(float(scale(x)) for x in {scale_calls})
+""",
+    "sequential-ex1": """
+@partial(jax.jit, static_argnames="n")
+def qm_mean(x0, n):
+    def update(carry, _):
+        x, total = carry
+        x = {qm_alpha} * x * (1 - x)
+        return (x, total + x), None
+    return lax.scan(update, (x0, 0.0 * x0), length=n)[0][1] / n
+""",
+}
+
+
+def variant_answer(label, values):
+    """VARIANT_ANSWERS[label] for `values` ({name: value}, as booktools.variants draws them)."""
+    return VARIANT_ANSWERS[label].format(**{name: variants.literal(v) for name, v in values.items()}).strip()
 
 
 def solutions(full):

@@ -9,14 +9,16 @@ must fail that exercise's check, with the message given; a right one written ano
 (message None) must pass it. Through the sandboxed grader, the wrong methods cost their
 question too: tests/test_grading_bad_answers.py.
 """
+import itertools
 import json
 import subprocess
 import sys
 
 import pytest
 
-from booktools import grading
-from booktools.book import ROOT
+from booktools import grading, variants
+from booktools.book import ROOT, lectures
+from submissions import VARIANT_ANSWERS, variant_answer
 
 pytestmark = pytest.mark.slow
 
@@ -236,6 +238,15 @@ for label, cases in wrong.items():
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(code, f"<{case}>", "exec"), answer)
         found[f"{label}/{case}"] = verdict(answer, checks[label]) or "PASSED"
+# Variants: {label/case: [values ({name: value}), answer]}: the answer runs, and the check
+# after it, with those values in place of the site's (as the student's notebook and the
+# grader have them).
+from booktools.variants import python_value
+for case, (values, code) in (json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}).items():
+    answer = {**env, **{name: python_value(v) for name, v in values.items()}}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, f"<{case}>", "exec"), answer)
+    found[case] = verdict(answer, checks[case.split("/")[0]]) or "PASSED"
 print(json.dumps(found))
 '''
 
@@ -257,6 +268,39 @@ def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc):
                 continue
             assert verdict != "PASSED", f"{label}: the check passes the wrong answer '{case}'"
             assert message in verdict, f"{label} '{case}': failed, but not as expected: {verdict}"
+
+
+def alternatives(variant):
+    """Every combination of a variant's values, as {name: value} (the site's first)."""
+    names = list(variant.alternatives)
+    return [dict(zip(names, combination)) for combination in itertools.product(*variant.alternatives.values())]
+
+
+@pytest.mark.parametrize("doc", [d for d in lectures() if variants.variants(d)], ids=lambda d: d.split("/")[-1])
+def test_every_variant_passes_its_own_answer_and_most_fail_the_sites(doc):
+    """For each exercise with a variant, each of its values: an answer to those values
+    passes the check run with them, and the site's answer (to the site's values) fails
+    at least half of the other values: the published key does not answer them."""
+    solutions = grading.solution_code(doc)
+    cases = {}
+    for label, variant in variants.variants(doc).items():
+        assert label in VARIANT_ANSWERS, f"{label}: tests/submissions.py needs an answer for any of its values"
+        for k, values in enumerate(alternatives(variant)):
+            cases[f"{label}/own {k}"] = [values, variant_answer(label, values)]
+            if k:
+                cases[f"{label}/site's {k}"] = [values, solutions[label]]
+    run = subprocess.run([sys.executable, "-c", HARNESS, doc, "{}", json.dumps(cases)], cwd=ROOT / "lectures",
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    for label, variant in variants.variants(doc).items():
+        combinations = alternatives(variant)
+        for k, values in enumerate(combinations):
+            assert found[f"{label}/own {k}"] == "PASSED", f"{label} with {values}: a right answer fails: " \
+                                                          f"{found[f'{label}/own {k}']}"
+        failing = sum(found[f"{label}/site's {k}"] != "PASSED" for k in range(1, len(combinations)))
+        assert failing >= (len(combinations) - 1) / 2, f"{label}: the site's answer passes " \
+            f"{len(combinations) - 1 - failing} of its {len(combinations) - 1} other variants"
 
 
 def test_every_new_kind_of_exercise_has_wrong_answers_shown_failing():

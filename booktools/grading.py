@@ -508,10 +508,8 @@ def whose_values(doc, nb, path, student=None, seed=None):
         raise SubmissionError(f"{path}: its values were drawn with another course seed than this grader's "
                               "(VARIANT_SEED): grade it with the seed its assignments were written with")
     owner = student or recorded.get("student")
-    if not owner or not isinstance(owner, str):
-        return variants.site_values(doc), "site", [], [
-            "graded against the site's values of the exercises' variants: the notebook names no student "
-            "(give a roster to grade each notebook against its student's own)"]
+    if not owner or not isinstance(owner, str):          # the site's notebook, no roster: the site's values
+        return variants.site_values(doc), "site", [], []
     values = variants.draw(doc, owner, seed)
     if "variants" not in recorded and "student" not in recorded:
         return values, owner, [], [f"the notebook has the site's values, not {owner}'s own: graded against "

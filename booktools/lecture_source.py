@@ -256,7 +256,7 @@ def checks_version(text):
     variant's alternatives. The
     prose, the lecture's other code and the solutions' bodies do not change it."""
     graded = [(e.label, e.points, e.check, sorted(top_level_names(e.solution)) if e.solution else [])
-              + ([e.variant.alternatives] if e.variant else []) for e in exercises(text)]
+              + ((e.variant.alternatives,) if e.variant else ()) for e in exercises(text)]
     return hashlib.sha256(json.dumps(graded).encode("utf-8")).hexdigest()[:12]
 
 

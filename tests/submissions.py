@@ -68,6 +68,70 @@ scale(1.0)
 factor = {factors}[1]
 scale_predictions = tuple(float(scale(x)) for x in {scale_calls})
 """,
+    "jax_intro-ex1": """
+def newton(g, x0, tol=1e-12, max_iter=50):
+    dg = jax.grad(g)
+    x = x0
+    for _ in range(max_iter):
+        if abs(g(x)) < tol:
+            return x
+        x = x - g(x) / dg(x)
+    raise RuntimeError(f"Newton's method did not converge from {{x0}}")
+
+cubic_root = newton(lambda x: jnp.polyval(jnp.array({cubic_coef}, dtype=float), x), 2.0)
+""",
+    "jax_intro-ex3": """
+def p(x, coef):
+    result = 0.0
+    for c in coef[::-1]:
+        result = result * x + c
+    return result
+
+derivative = p
+for _ in range({derivative_order}):
+    derivative = jax.grad(derivative)
+dp = jax.jit(jax.vmap(derivative, in_axes=(0, None)))
+""",
+    "jax_intro-ex4": """
+@jax.jit
+def steps_to_exceed(x0, threshold, max_steps):
+    r = {logistic_r}
+    def going(state):
+        x, t = state
+        return (x <= threshold) & (t < max_steps)
+    def step(state):
+        x, t = state
+        return r * x * (1 - x), t + 1
+    x0 = jnp.asarray(x0, dtype=jnp.result_type(float))
+    x, t = lax.while_loop(going, step, (r * x0 * (1 - x0), 1))
+    return jnp.where(x > threshold, t, max_steps)
+""",
+    "jax_intro-ex6": """
+@partial(jax.jit, static_argnames="T")
+def ar1_path(key, T, ρ=0.9):
+    def step(y, step_key):
+        y = ρ * y + jax.random.normal(step_key)
+        return y, y
+    _, path = lax.scan(step, jnp.asarray({ar1_y0}, dtype=float), jax.random.split(key, T))
+    return path
+""",
+    "jax_intro-ex7": """
+h_compiles = (True, False, True, True, True, False)
+first, second = {h_offsets}
+h_values = (6 + first, first, 8 + second, 9 + second, 6 + second, 6 + first)
+""",
+    "vectorized-ex2": """
+def f_b(x, y, b):
+    r2 = x**2 + y**2
+    return jnp.cos(b * r2) / (1 + r2) if {b_enters} == "the cosine" else jnp.cos(r2) / (1 + b * r2)
+
+f_b_all = jax.vmap(jax.vmap(jax.vmap(f_b, in_axes=(None, 0, None)), in_axes=(0, None, None)),
+                   in_axes=(None, None, 0))
+
+@jax.jit
+def min_for_each_b(grid, bs):
+    return jnp.min(f_b_all(grid, grid, bs), axis=(1, 2))
+""",
     "sequential-ex1": """
 @partial(jax.jit, static_argnames="n")
 def qm_mean(x0, n):

@@ -110,13 +110,15 @@ assignments: student  ## Per lecture: a zip for students (notebook + README) and
 # and a feedback text; unchanged submissions are not graded again. ROSTER=ids.csv gives
 # students who handed nothing in a row; OUT/overrides.csv (student,question,points,reason),
 # or OVERRIDES=file, changes points and survives regrading; OTHER_CHECKS=1 grades notebooks
-# handed out with other checks than the lectures have now (refused otherwise). With ROSTER,
+# handed out with other checks than the lectures have now (refused otherwise). The parts
+# marked by hand are listed in OUT/to-mark.csv; filled in and saved as OUT/marks.csv (or
+# MARKS=file), the marks are added on every run. With ROSTER,
 # each notebook is graded against its student's own values (VARIANT_SEED as for assignments).
-grade: $(STAMP) sandbox  ## Grade in a sandbox: make grade NOTEBOOK=one.ipynb, or SUBMISSIONS=folder-or.zip [JOBS=2] [OUT=...] [LECTURE=numba] [ROSTER=ids.csv] [OVERRIDES=...] [OTHER_CHECKS=1]
+grade: $(STAMP) sandbox  ## Grade in a sandbox: make grade NOTEBOOK=one.ipynb, or SUBMISSIONS=folder-or.zip [JOBS=2] [OUT=...] [LECTURE=numba] [ROSTER=ids.csv] [OVERRIDES=...] [MARKS=...] [OTHER_CHECKS=1]
 	@test -n "$(NOTEBOOK)$(SUBMISSIONS)" || { echo "usage: make grade NOTEBOOK=path.ipynb | SUBMISSIONS=folder-or.zip [JOBS=2] [LECTURE=name] [OUT=...] [ROSTER=ids.csv] [OVERRIDES=file.csv] [OTHER_CHECKS=1]"; exit 1; }
 	$(if $(NOTEBOOK),$(BIN)/python -m booktools.grading "$(NOTEBOOK)" $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)") $(if $(OTHER_CHECKS),--other-checks),\
 	  $(BIN)/python -m booktools.gradebook "$(SUBMISSIONS)" --jobs $(JOBS) $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)") \
-	    $(if $(ROSTER),--roster "$(ROSTER)") $(if $(OVERRIDES),--overrides "$(OVERRIDES)") $(if $(OTHER_CHECKS),--other-checks))
+	    $(if $(ROSTER),--roster "$(ROSTER)") $(if $(OVERRIDES),--overrides "$(OVERRIDES)") $(if $(MARKS),--marks "$(MARKS)") $(if $(OTHER_CHECKS),--other-checks))
 
 sandbox:  ## Install bubblewrap, the grader's sandbox, if missing (apt-get, as root)
 	@command -v bwrap >/dev/null || $(call apt_install,bubblewrap) \

@@ -186,10 +186,11 @@ def write_test_files(doc, folder):
     for q in questions(doc):
         path = folder / f"{q.label}.py"
         ident = re.sub(r"\W", "_", q.label)
-        path.write_text(TEST_FILE.format(exercise=q.exercise, doc=doc, label=q.label, points=q.points,
-                                         parts=[part.code for part in q.parts])
+        run = [part for part in q.parts if not part.by_hand]      # Gradescope's own manual grading marks the rest
+        path.write_text(TEST_FILE.format(exercise=q.exercise, doc=doc, label=q.label,
+                                         points=sum(part.points for part in run), parts=[part.code for part in run])
                         + "".join(TEST_CASE.format(what=part.what or q.label, points=part.points, ident=ident, k=k,
-                                                   label=q.label) for k, part in enumerate(q.parts)))
+                                                   label=q.label) for k, part in enumerate(run)))
         paths.append(path)
     return paths
 

@@ -2,7 +2,7 @@
 
     python -m booktools.gradebook SUBMISSIONS --out DIR [--jobs 2] [--lecture NAME]
         [--cell-timeout S] [--question-timeout S] [--notebook-timeout S] [--kernel NAME]   # grading.Timeouts
-        [--roster IDS.csv] [--overrides FILE.csv] [--other-checks]
+        [--roster IDS.csv] [--overrides FILE.csv] [--marks FILE.csv] [--other-checks]
     make grade SUBMISSIONS=folder/ [JOBS=2] [OUT=DIR] [ROSTER=...] [OVERRIDES=...] [OTHER_CHECKS=1]
 
 Each notebook is graded by booktools.grading (its sandbox and trusted checks), `--jobs` at
@@ -18,8 +18,13 @@ gets a row saying why; the others go on.
 People stay in the loop: with a roster (`read_roster`) every student on it has a row, a
 missing one saying "no submission"; the instructor's overrides (`read_overrides`, by
 default DIR/overrides.csv) change a question's points with a reason, and since the grader
-only reads that file, they survive every regrade. Each row names the version of the
-checks and of the site it was graded with. With a roster, each notebook is graded against
+only reads that file, they survive every regrade. A question with a part marked by hand
+(a written explanation, a figure: lecture_source.PART) is exported for marking: DIR/to-mark.csv
+lists each such part not yet marked (student, question, points left empty, comment, and
+the file under DIR/to-mark/ that shows the student's cells on that exercise, outputs and
+figures included); fill in the points and save the rows as DIR/marks.csv (`read_marks`),
+which, like the overrides, is read on every run and never written. Each row names the
+version of the checks and of the site it was graded with. With a roster, each notebook is graded against
 its student's own values of the exercises' variants (booktools.variants: drawn from the id
 and VARIANT_SEED), and one carrying another student's values is flagged; without one,
 against the values its metadata names.
@@ -136,11 +141,13 @@ def error_row(name, path, error, other_checks=False, student=None):
 
 def _grade_one(name, path, options, student=None):
     """In a worker: grade one notebook (as `student`, the roster's id, if known) and write
-    its files; returns its gradebook row."""
+    its files (the notebook as it ran too, NAME.ran.ipynb, for marking by hand); returns
+    its gradebook row."""
     out = Path(options["out"])
     try:
         graded = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"],
-                               other_checks=options["other_checks"], student=student)
+                               executed=out / f"{name}.ran.ipynb", other_checks=options["other_checks"],
+                               student=student)
         row = {**graded.to_dict(), "student": name, "sha256": sha256(path), "grader": grader_version(graded.lecture),
                "other_checks": options["other_checks"], "graded_as": student or "", "seed": _seed()}
         feedback = grading.report(graded)
@@ -176,14 +183,17 @@ def _cached(name, path, out, other_checks=False, student=None):
 
 
 def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), kernel="python3", progress=print,
-                other_checks=False, roster=None, overrides=None):
-    """Grade every notebook of `source` into `out` and write its gradebook (with `roster`
-    and `overrides`, files: see `write_gradebook`); returns the rows, in order."""
+                other_checks=False, roster=None, overrides=None, marks=None):
+    """Grade every notebook of `source` into `out` and write its gradebook (with `roster`,
+    `overrides` and `marks`, files: see `write_gradebook`) and what is left to mark by
+    hand (`export_for_marking`); returns the rows, in order."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     overrides = Path(overrides) if overrides else out / "overrides.csv"
+    marks = Path(marks) if marks else out / "marks.csv"
     people = read_roster(roster) if roster else None           # bad files stop before any grading
     changes = read_overrides(overrides) if overrides.is_file() else []
+    marked = read_marks(marks) if marks.is_file() else []
     options = {"out": str(out), "lecture": lecture, "timeouts": timeouts, "kernel": kernel,
                "other_checks": other_checks}
     start = time.perf_counter()
@@ -194,6 +204,15 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
             if change.student not in dict(submissions) or change.question not in known:
                 raise GradebookError(f"{overrides}: an override names {change.student!r} and {change.question!r}, "
                                      "and there is no such submission or question")
+        by_hand = {q.label: sum(part.points for part in q.parts if part.by_hand)
+                   for doc in lectures() for q in grading.questions(doc)}
+        for mark in marked:
+            if mark.student not in dict(submissions) or not by_hand.get(mark.question):
+                raise GradebookError(f"{marks}: a mark names {mark.student!r} and {mark.question!r}, and there is "
+                                     "no such submission, or no part of that question is marked by hand")
+            if not 0 <= mark.points <= by_hand[mark.question]:
+                raise GradebookError(f"{marks}: {mark.student}'s {mark.question} is marked {mark.points:g}, and its "
+                                     f"part marked by hand is worth {by_hand[mark.question]:g} points")
         results, todo = {}, {}
         graded_as = {name: _on_roster(name, people) if people else None for name, _ in submissions}
         for name, path in submissions:
@@ -240,7 +259,10 @@ def grade_class(source, out, jobs=2, lecture=None, timeouts=grading.Timeouts(), 
                 results[name] = error_row(name, path, "the grader's worker stopped while grading it, twice",
                                           other_checks, graded_as[name])
         ordered = [results[name] for name, _ in submissions]
-    write_gradebook(ordered, out / "gradebook.csv", people, changes)
+    write_gradebook(ordered, out / "gradebook.csv", people, changes, marked)
+    left = export_for_marking(ordered, out, marked)
+    if left:
+        progress(f"{left} parts to mark by hand: {out / 'to-mark.csv'}")
     seconds = time.perf_counter() - start
     graded = sum(len(group) for group in todo.values())
     progress(f"graded {graded} of {len(submissions)} submissions in {seconds:.0f} s"
@@ -273,25 +295,114 @@ class Override:
     reason: str
 
 
-def read_overrides(path):
-    """The instructor's changes to points, kept in a file the grader never writes (so they
-    survive regrading): CSV with the columns student, question (its label), points, reason."""
+def _read_points(path, text, required_text, skip_blank=False):
+    """(student, question, points, the `text` column) of each row of an instructor's CSV:
+    the columns student, question (its label), points and `text` (needed on every row if
+    `required_text`); a row without points is skipped if `skip_blank`, else refused."""
+    columns = ["student", "question", "points", text]
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
-        missing = {"student", "question", "points", "reason"} - set(reader.fieldnames or [])
+        missing = set(columns) - set(reader.fieldnames or [])
         if missing:
-            raise GradebookError(f"{path}: the columns student, question, points, reason are needed "
+            raise GradebookError(f"{path}: the columns {', '.join(columns)} are needed "
                                  f"(missing: {', '.join(sorted(missing))})")
         found = []
         for line, row in enumerate(reader, 2):
+            if skip_blank and not (row["points"] or "").strip():
+                continue
             try:
                 points = float(row["points"])
             except (TypeError, ValueError):
                 raise GradebookError(f"{path}, line {line}: points {row['points']!r} is not a number") from None
-            if not (row["reason"] or "").strip():
+            if required_text and not (row[text] or "").strip():
                 raise GradebookError(f"{path}, line {line}: an override needs a reason")
-            found.append(Override(row["student"].strip(), row["question"].strip(), points, row["reason"].strip()))
+            found.append((row["student"].strip(), row["question"].strip(), points, (row[text] or "").strip()))
     return found
+
+
+def read_overrides(path):
+    """The instructor's changes to points, kept in a file the grader never writes (so they
+    survive regrading): CSV with the columns student, question (its label), points, reason."""
+    return [Override(*row) for row in _read_points(path, "reason", required_text=True)]
+
+
+@dataclass(frozen=True)
+class Mark:
+    student: str
+    question: str       # the label of a question with a part marked by hand
+    points: float       # what that part earned
+    comment: str
+
+
+def read_marks(path):
+    """The instructor's marks of the parts marked by hand, kept in a file the grader never
+    writes: CSV with the columns student, question, points, comment (to-mark.csv, filled
+    in: its rows still without points are skipped, its other columns ignored)."""
+    return [Mark(*row) for row in _read_points(path, "comment", required_text=False, skip_blank=True)]
+
+
+def _exercise_cells(nb, exercise):
+    """The cells of the executed notebook `nb` under the heading of `exercise` ("Exercise 1.2"),
+    the statement's included, up to the next heading."""
+    from booktools.notebooks import EXERCISE_HEADING
+    found, inside = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"):
+            match = EXERCISE_HEADING.match(cell.source.lstrip())
+            inside = bool(match) and match.group(1) == exercise
+        if inside:
+            found.append(cell)
+    return found
+
+
+def answer_page(nb, student, q):
+    """A page showing the student's cells on question `q` (a QuestionResult) for marking:
+    text as written, code, and its outputs, figures included."""
+    import html
+    parts = [f"<h1>{html.escape(student)}: {html.escape(q.exercise)} ({html.escape(q.label)})</h1>",
+             f"<p>To mark by hand: {q.by_hand:g} of its {q.points:g} points. The grader gave the rest "
+             f"{q.earned:g}{': ' + html.escape(q.message) if q.message else ''}.</p>"]
+    for cell in _exercise_cells(nb, q.exercise):
+        tag = "pre" if cell.cell_type == "code" else "pre class='text'"
+        parts.append(f"<{tag}>{html.escape(cell.source)}</pre>")
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                parts.append(f"<img src='data:image/png;base64,{data['image/png'].strip()}'>")
+            elif output.get("text") or "text/plain" in data:
+                parts.append(f"<pre class='output'>{html.escape(output.get('text') or data['text/plain'])}</pre>")
+            elif output.get("output_type") == "error":
+                parts.append(f"<pre class='output'>{html.escape(output['ename'] + ': ' + output['evalue'])}</pre>")
+    return "<!DOCTYPE html><meta charset='utf-8'>\n" + "\n".join(parts) + "\n"
+
+
+def export_for_marking(rows, out, marks=()):
+    """DIR/to-mark.csv: a row per graded submission and question with a part marked by hand
+    that `marks` do not mark yet (points left empty), each naming the page under DIR/to-mark/
+    that shows the student's cells on it. Rewritten on every run; returns its number of rows."""
+    import nbformat
+    out = Path(out)
+    done = {(m.student, m.question) for m in marks}
+    folder = out / "to-mark"
+    left = []
+    for row in rows:
+        if "error" in row:
+            continue
+        result = grading.GradingResult.from_dict(row)
+        for q in result.questions:
+            if not q.by_hand or (row["student"], q.label) in done:
+                continue
+            ran = out / f"{row['student']}.ran.ipynb"
+            page = folder / f"{row['student']}.{q.label}.html"
+            folder.mkdir(exist_ok=True)
+            nb = nbformat.read(ran, as_version=4) if ran.is_file() else nbformat.v4.new_notebook()
+            page.write_text(answer_page(nb, row["student"], q), encoding="utf-8")
+            left.append([row["student"], q.label, "", "", str(page.relative_to(out))])
+    with open(out / "to-mark.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "question", "points", "comment", "answer"])
+        writer.writerows(left)
+    return len(left)
 
 
 def _on_roster(name, ids):
@@ -302,10 +413,11 @@ def _on_roster(name, ids):
     return max((i for i in ids if name.startswith(i + "_")), key=len, default=None)
 
 
-def write_gradebook(rows, path, roster=None, overrides=()):
+def write_gradebook(rows, path, roster=None, overrides=(), marks=()):
     """gradebook.csv: a row per submission (graded or not) and, with a roster (its ids),
     a row for each student on it who handed nothing in; a column per question, with the
-    instructor's `overrides` applied (and listed) on top of the grader's points."""
+    instructor's `marks` of the parts marked by hand added to the grader's points, and the
+    `overrides` applied (and listed) on top; the parts still to mark are listed."""
     graded = {id(row): grading.GradingResult.from_dict(row) for row in rows if "error" not in row}
     exercises = list(dict.fromkeys((q.exercise, q.label) for r in graded.values() for q in r.questions))
     names = [row["student"] for row in rows]
@@ -316,7 +428,8 @@ def write_gradebook(rows, path, roster=None, overrides=()):
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "roster", "lecture", *[f"{e} ({label})" for e, label in exercises], "total", "max",
-                         "overrides", "flags", "notes", "seconds", "sandboxed", "checks", "site version", "variant", "error"])
+                         "overrides", "to mark", "flags", "notes", "seconds", "sandboxed", "checks", "site version", "variant",
+                         "error"])
         for row in rows:
             member = "" if roster is None else (_on_roster(row["student"], roster) or "not on the roster")
             r = graded.get(id(row))
@@ -325,21 +438,26 @@ def write_gradebook(rows, path, roster=None, overrides=()):
                                                                           if c in unapplied else "") for c in mine)
             if r is None:
                 writer.writerow([row["student"], member, "", *[""] * len(exercises), "", "", said, "", "", "", "", "",
-                                 "", "", row["error"]])
+                                 "", "", "", row["error"]])
                 continue
             points = {q.label: q.earned for q in r.questions}
+            hand = {m.question: m for m in marks if m.student == row["student"]}
+            for label in points:
+                if label in hand:
+                    points[label] += hand[label].points
+            unmarked = [q.label for q in r.questions if q.by_hand and q.label not in hand]
             for change in mine:
                 if change not in unapplied:
                     points[change.question] = change.points
             total = sum(points.values())
             writer.writerow([row["student"], member, r.lecture, *[points.get(label, "") for _, label in exercises],
-                             total, r.possible, said,
+                             total, r.possible, said, "; ".join(unmarked),
                              "; ".join(f.reason for f in r.flags), "; ".join(r.notes), r.seconds, r.sandboxed,
                              r.checks, r.site, r.variant, ""])
         for student in roster or []:
             if not any(_on_roster(name, [student]) for name in names):
                 writer.writerow([student, student, "", *[""] * len(exercises), 0, "", "", "", "", "", "", "", "",
-                                 "", "no submission"])
+                                 "", "", "no submission"])
 
 
 def main(argv=None):
@@ -355,12 +473,14 @@ def main(argv=None):
     parser.add_argument("--roster", help="a CSV of the class's student ids: who handed nothing in gets a row")
     parser.add_argument("--overrides", help="a CSV of the instructor's points (student, question, points, reason); "
                                             "default: OUT/overrides.csv if it exists")
+    parser.add_argument("--marks", help="a CSV of the marks of the parts marked by hand (student, question, points, "
+                                        "comment: to-mark.csv filled in); default: OUT/marks.csv if it exists")
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else Path(str(Path(args.submissions)).rstrip("/").removesuffix(".zip") + "-graded")
     try:
         grade_class(args.submissions, out, args.jobs, args.lecture, grading.Timeouts.from_arguments(args),
                     args.kernel, progress=lambda line: print(line, flush=True), other_checks=args.other_checks,
-                    roster=args.roster, overrides=args.overrides)
+                    roster=args.roster, overrides=args.overrides, marks=args.marks)
     except (ValueError, OSError) as error:
         print(f"cannot grade: {error}", file=sys.stderr)
         return 2

@@ -373,6 +373,7 @@ class QuestionResult:
     points: float
     earned: float
     message: str            # why it earned no points ("" when it earned them)
+    by_hand: float = 0.0    # of its points, those a person marks (booktools.gradebook adds them)
 
 
 @dataclass
@@ -593,7 +594,8 @@ def verdict(submission, run, seconds):
         earned, message = run.verdicts[q.label]
         if any(f.kind == "tampering" for f in flags):   # what it changed, every answer after it ran on
             earned, message = 0.0, "no points: the submission tampers with what the answers run on (see flags)"
-        rows.append(QuestionResult(q.label, q.exercise, q.points, earned, message))
+        rows.append(QuestionResult(q.label, q.exercise, q.points, earned, message,
+                                   sum(part.points for part in q.parts if part.by_hand)))
     return GradingResult(str(submission.path), submission.lecture, rows, seconds, run.sandboxed, flags,
                          submission.notes + run.notes, submission.checks, site_version(), submission.variant)
 
@@ -680,6 +682,8 @@ def _check(q, names, namespace, link, box, clock, limit):
     try:
         with _time_limit(limit + 10):
             for part in q.parts:
+                if part.by_hand:
+                    continue                # a person marks it (booktools.gradebook exports it)
                 if (why := _run_part(part, q, names, namespace, link)) is None:
                     earned += part.points
                 else:
@@ -716,7 +720,8 @@ def report(result):
              + ("" if result.sandboxed else " (graded WITHOUT a sandbox)")]
     for q in result.questions:
         lines.append(f"  {q.exercise} ({q.label}): {q.earned:g} / {q.points:g}"
-                     + (f"  {q.message}" if q.message else ""))
+                     + (f"  {q.message}" if q.message else "")
+                     + (f"  ({q.by_hand:g} of its points are marked by hand, later)" if q.by_hand else ""))
     lines += [("  flag: " + ("the values" if f.kind == "variant" else "the kernel") if f.cell is None
                else f"  flag: cell {f.cell}") + (f" ({f.exercise})" if f.exercise else "") + f": {f.reason}"
               for f in result.flags]

@@ -63,8 +63,11 @@ def main_path_cells(text):
 
 # A check may give partial credit: its lines from `# Part (1 point): what it checks` to the
 # next such line are one part, worth those points; the lines before the first part are
-# shared by every part.
-PART = re.compile(r"^# Part \((\d+(?:\.\d+)?) points?\): (.+)$", re.M)
+# shared by every part. A part `# Part (1 point, by hand): what to mark` is marked by a
+# person (a written explanation, a figure): the grader exports the student's work on the
+# exercise for marking (booktools.gradebook) instead of running it; on the site its
+# lines still run, after the shared ones.
+PART = re.compile(r"^# Part \((\d+(?:\.\d+)?) points?(, by hand)?\): (.+)$", re.M)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Part:
     points: float
     what: str           # what it checks, as a student's feedback names it ("" for a whole check)
     code: str           # the check's shared lines, then the part's own: it runs alone
+    by_hand: bool = False   # marked by a person, not run by the grader
 
 
 @dataclass
@@ -97,8 +101,9 @@ def check_parts(check, points, label="the exercise"):
     if not marks:
         return [Part(points, "", check)]
     shared = check[:marks[0].start()]
-    found = [Part(float(mark.group(1)), mark.group(2).strip(),
-                  shared + check[mark.start():marks[k + 1].start() if k + 1 < len(marks) else len(check)])
+    found = [Part(float(mark.group(1)), mark.group(3).strip(),
+                  shared + check[mark.start():marks[k + 1].start() if k + 1 < len(marks) else len(check)],
+                  bool(mark.group(2)))
              for k, mark in enumerate(marks)]
     if abs(sum(part.points for part in found) - points) > 1e-9:
         raise FormatError(f"{label}: its check's parts give {sum(part.points for part in found):g} points, "

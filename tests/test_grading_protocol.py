@@ -272,11 +272,15 @@ def test_a_result_is_reused_only_for_the_same_bytes_and_the_same_grader(tmp_path
     nb = tmp_path / "a.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), nb)
     doc = "lectures/numpy"
-    saved = {"lecture": doc, "sha256": gradebook.sha256(nb), "grader": gradebook.grader_version(doc), "total": 1}
+    saved = {"lecture": doc, "sha256": gradebook.sha256(nb), "grader": gradebook.grader_version(doc), "total": 1,
+             "graded_as": "", "seed": gradebook._seed()}
     (tmp_path / "a.json").write_text(json.dumps(saved))
     assert gradebook._cached("a", nb, tmp_path) == saved
     (tmp_path / "a.json").write_text(json.dumps({**saved, "grader": "older"}))
     assert gradebook._cached("a", nb, tmp_path) is None
+    assert gradebook._cached("a", nb, tmp_path, student="ana") is None      # graded then as nobody's
+    (tmp_path / "a.json").write_text(json.dumps({**saved, "seed": "another"}))
+    assert gradebook._cached("a", nb, tmp_path) is None                     # the values of another seed
     (tmp_path / "a.json").write_text(json.dumps(saved))
     nb.write_text(nb.read_text() + " ")
     assert gradebook._cached("a", nb, tmp_path) is None

@@ -100,8 +100,10 @@ student: html  ## Student edition, solutions removed: _build/student/html (site)
 # ROSTER=ids.csv: each student also gets _build/assignments/<lecture>/<id>.zip, with their own
 # values of the exercises' variants (booktools/variants.py), drawn with VARIANT_SEED (set it
 # to the same value for make assignments and make grade; a new one each term).
-assignments: student  ## Per lecture: a zip for students (notebook + README) and an Otter autograder zip, in _build/assignments [ROSTER=ids.csv] [VARIANT_SEED=...]
-	$(BIN)/python -m booktools.assignments $(STUDENT)/notebooks $(ASSIGNMENTS) $(if $(ROSTER),--roster "$(ROSTER)")
+# EXTRA=dir: your own exercises, dir/<lecture>.md in the lectures' format, added to the
+# assignments (never to the site); grade with the same EXTRA.
+assignments: student  ## Per lecture: a zip for students (notebook + README) and an Otter autograder zip, in _build/assignments [ROSTER=ids.csv] [VARIANT_SEED=...] [EXTRA=dir]
+	EXTRA_EXERCISES="$(EXTRA)" $(BIN)/python -m booktools.assignments $(STUDENT)/notebooks $(ASSIGNMENTS) $(if $(ROSTER),--roster "$(ROSTER)")
 
 # Grades returned assignments, each in a sandbox (booktools/sandbox.py: bubblewrap, installed
 # here as root). NOTEBOOK=one.ipynb prints its points per question and writes its result as
@@ -114,10 +116,10 @@ assignments: student  ## Per lecture: a zip for students (notebook + README) and
 # marked by hand are listed in OUT/to-mark.csv; filled in and saved as OUT/marks.csv (or
 # MARKS=file), the marks are added on every run. With ROSTER,
 # each notebook is graded against its student's own values (VARIANT_SEED as for assignments).
-grade: $(STAMP) sandbox  ## Grade in a sandbox: make grade NOTEBOOK=one.ipynb, or SUBMISSIONS=folder-or.zip [JOBS=2] [OUT=...] [LECTURE=numba] [ROSTER=ids.csv] [OVERRIDES=...] [MARKS=...] [OTHER_CHECKS=1]
+grade: $(STAMP) sandbox  ## Grade in a sandbox: make grade NOTEBOOK=one.ipynb, or SUBMISSIONS=folder-or.zip [JOBS=2] [OUT=...] [LECTURE=numba] [ROSTER=ids.csv] [OVERRIDES=...] [MARKS=...] [EXTRA=dir] [OTHER_CHECKS=1]
 	@test -n "$(NOTEBOOK)$(SUBMISSIONS)" || { echo "usage: make grade NOTEBOOK=path.ipynb | SUBMISSIONS=folder-or.zip [JOBS=2] [LECTURE=name] [OUT=...] [ROSTER=ids.csv] [OVERRIDES=file.csv] [OTHER_CHECKS=1]"; exit 1; }
-	$(if $(NOTEBOOK),$(BIN)/python -m booktools.grading "$(NOTEBOOK)" $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)") $(if $(OTHER_CHECKS),--other-checks),\
-	  $(BIN)/python -m booktools.gradebook "$(SUBMISSIONS)" --jobs $(JOBS) $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)") \
+	$(if $(NOTEBOOK),EXTRA_EXERCISES="$(EXTRA)" $(BIN)/python -m booktools.grading "$(NOTEBOOK)" $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)") $(if $(OTHER_CHECKS),--other-checks),\
+	  EXTRA_EXERCISES="$(EXTRA)" $(BIN)/python -m booktools.gradebook "$(SUBMISSIONS)" --jobs $(JOBS) $(if $(LECTURE),--lecture $(LECTURE)) $(if $(OUT),--out "$(OUT)") \
 	    $(if $(ROSTER),--roster "$(ROSTER)") $(if $(OVERRIDES),--overrides "$(OVERRIDES)") $(if $(MARKS),--marks "$(MARKS)") $(if $(OTHER_CHECKS),--other-checks))
 
 sandbox:  ## Install bubblewrap, the grader's sandbox, if missing (apt-get, as root)

@@ -18,6 +18,12 @@ booktools.grading.questions, a test case per part of its check) whose run_autogr
 the project's own grader from a copy the zip carries (booktools.gradescope), so that
 Gradescope gives the same points, flags and notes as `make grade`.
 
+With EXTRA_EXERCISES=dir (`make assignments EXTRA=dir`), the instructor's own exercises
+for a lecture (dir/<name>.md, in the lectures' format: booktools.book.extra_exercises) are
+added after the lecture's in its notebook (`with_extra_exercises`), and the autograder zip
+carries them; they are never published on the site, its PDF or its sources. Grade with the
+same EXTRA.
+
 With a roster (`make assignments ROSTER=ids.csv`, ids as booktools.gradebook reads them),
 each student also gets OUT/<name>/<id>.zip: the same zip, its notebook holding that
 student's own values of the exercises' variants (booktools.variants, drawn with the
@@ -27,6 +33,7 @@ seed, so Gradescope grades each notebook against its student's values too.
 The student zips are byte-for-byte reproducible (fixed timestamps, fixed order).
 """
 import argparse
+import copy
 import os
 import re
 import shlex
@@ -38,11 +45,11 @@ from pathlib import Path
 
 import nbformat
 
-from booktools import grading, variants
-from booktools.book import ROOT, config, lectures, page_url
+from booktools import grading, lecture_source, variants
+from booktools.book import ROOT, config, extra_exercises, lectures, page_url
 from booktools.grading import questions
 from booktools.layout import ASSIGNMENTS, STUDENT
-from booktools.notebooks import EXERCISE_HEADING, binder_requirements
+from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION, binder_requirements
 from booktools.release import write_zip
 from booktools.requirements import python_version
 from booktools.student import PLACEHOLDER_CODE
@@ -142,6 +149,33 @@ def readme(nb, doc):
 LICENCES = ("LICENSE", "LICENSE-CONTENT")
 
 
+def with_extra_exercises(nb, doc):
+    """The student notebook `nb` of lecture `doc` with the instructor's own exercises for it
+    (book.extra_exercises) at the end of its Exercises section, each as the lecture's are
+    there (its heading and statement, its variant cell, an empty cell to work in), and the
+    version of the checks that includes theirs."""
+    extra = extra_exercises(doc)
+    if not extra:
+        return nb
+    nb = copy.deepcopy(nb)
+    numbers = {q.label: q.exercise for q in questions(doc)}
+    cells = []
+    for exercise in lecture_source.exercises(extra):
+        cells.append(nbformat.v4.new_markdown_cell(f"### {numbers[exercise.label]}\n\n{exercise.statement.strip()}"))
+        if exercise.variant:
+            cells.append(nbformat.v4.new_code_cell(exercise.variant.code))
+        cells.append(nbformat.v4.new_code_cell(PLACEHOLDER_CODE))
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+                 and c.source.startswith(EXERCISES_SECTION))
+    end = next((i for i, c in enumerate(nb.cells) if i > start and c.cell_type == "markdown"
+                and c.source.startswith("## ")), len(nb.cells))
+    nb.cells[end:end] = cells
+    for i, cell in enumerate(nb.cells):            # stable ids, as booktools.notebooks gives them
+        cell["id"] = f"cell-{i}"
+    nb.metadata["assignment"]["checks"] = grading.checks_version(doc)
+    return nb
+
+
 def student_zip(doc, source, path, student=None, seed=""):
     """The zip a student gets for lecture `doc`: its student notebook `source` (with
     `student`'s own values, booktools.variants, if given), a README (naming the site
@@ -150,8 +184,11 @@ def student_zip(doc, source, path, student=None, seed=""):
     name = Path(doc).name
     nb = nbformat.read(source, as_version=4)
     data = Path(source).read_bytes()
+    if extra_exercises(doc):
+        nb = with_extra_exercises(nb, doc)
     if student is not None:
         nb = variants.personal_notebook(nb, doc, student, seed)
+    if extra_exercises(doc) or student is not None:
         data = nbformat.writes(nb).encode("utf-8") + b"\n"
     write_zip(path, [(f"{name}/{name}.ipynb", data),
                      (f"{name}/README.md", readme(nb, doc).encode("utf-8")),
@@ -209,7 +246,8 @@ if [ -z "${{GRADER_PYTHON:-}}" ]; then
     mamba activate otter-env
     GRADER_PYTHON=python
 fi
-cd "$AUTOGRADER/source/grader" && SITE_VERSION={version} VARIANT_SEED={seed} "$GRADER_PYTHON" -m booktools.gradescope \\
+cd "$AUTOGRADER/source/grader" && SITE_VERSION={version} VARIANT_SEED={seed} EXTRA_EXERCISES={extra} \\
+    "$GRADER_PYTHON" -m booktools.gradescope \\
     "$AUTOGRADER/submission" "$AUTOGRADER/results/results.json" --lecture {doc}
 """
 
@@ -241,12 +279,15 @@ def autograder_bundle(doc, output, requirements, seed=""):
         with zipfile.ZipFile(Path(folder) / "otter.zip") as otter:
             members = [(name, otter.read(name)) for name in sorted(otter.namelist()) if name != "run_autograder"]
     members = [(name, data + SETUP.encode() if name == "setup.sh" else data) for name, data in members]
+    extra = extra_exercises(doc)
     run = RUN_AUTOGRADER.format(version=shlex.quote(grading.site_version()), doc=shlex.quote(doc),
-                                seed=shlex.quote(seed))
+                                seed=shlex.quote(seed), extra="extra" if extra else "''")
     members.append(("run_autograder", run.encode()))
     grader = sorted({path for pattern in GRADER_FILES for path in ROOT.glob(pattern)
                      if "__pycache__" not in path.parts})
     members += [(f"grader/{path.relative_to(ROOT)}", path.read_bytes()) for path in grader]
+    if extra:                                   # the instructor's own exercises, for the grader only
+        members.append((f"grader/extra/{Path(doc).name}.md", extra.encode("utf-8")))
     write_zip(output, members, executable={"run_autograder", "setup.sh"})
     return Path(output)
 

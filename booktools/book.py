@@ -5,6 +5,7 @@ The repository, the site's URL and the branches the notebooks are published to c
 _config.yml. The scripts that build the editions, the Sphinx extensions and the tests all
 ask here, so they agree.
 """
+import os
 from functools import cache
 from pathlib import Path
 
@@ -56,6 +57,28 @@ def lectures(root=ROOT):
     if len(parts) != 1:
         raise ValueError(f"_toc.yml needs exactly one part with caption {LECTURES_CAPTION!r}")
     return _files(parts[0]["chapters"])
+
+
+# A folder of the instructor's own exercises, never published: EXTRA_EXERCISES=dir holds
+# dir/<lecture name>.md, exercises in the lectures' format (statement, variant, solution,
+# check), that the assignments and the grader add after the lecture's own (`make
+# assignments EXTRA=dir`, `make grade EXTRA=dir`).
+EXTRA = "EXTRA_EXERCISES"
+
+
+def extra_exercises(doc):
+    """The source of the instructor's own exercises for lecture `doc` ("" if none)."""
+    folder = os.environ.get(EXTRA, "")
+    path = Path(folder) / f"{Path(doc).name}.md"
+    return path.read_text(encoding="utf-8") if folder and path.is_file() else ""
+
+
+def graded_source(doc, root=ROOT):
+    """The lecture's source with the instructor's own exercises for it (`extra_exercises`)
+    after its own: what grading, variants and the assignments read."""
+    text = (Path(root) / f"{doc}.md").read_text(encoding="utf-8")
+    extra = extra_exercises(doc)
+    return text + ("\n\n" + extra if extra else "")
 
 
 def notebook_pages(root=ROOT):

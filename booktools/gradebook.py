@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from booktools import grading, variants
-from booktools.book import HELPERS, ROOT, lectures
+from booktools.book import HELPERS, ROOT, extra_exercises, lectures
 from booktools.sandbox import kernel_python, why_not_sandboxed
 
 MAX_ZIP_BYTES = 2_000_000_000
@@ -83,7 +83,8 @@ def grader_version(doc=None, root=ROOT):
     """What a result depends on besides the submission: the lecture and the grader's code
     (for a submission refused before its lecture was known, every lecture)."""
     docs = [doc] if doc else lectures()
-    digest = hashlib.sha256(b"".join((Path(root) / f"{d}.md").read_bytes() for d in docs))
+    digest = hashlib.sha256(b"".join((Path(root) / f"{d}.md").read_bytes() + extra_exercises(d).encode("utf-8")
+                                     for d in docs))
     for path in grader_files(root):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

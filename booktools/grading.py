@@ -67,7 +67,7 @@ import jupytext
 import nbformat
 
 from booktools import lecture_source, tampering, variants
-from booktools.book import ROOT, lectures
+from booktools.book import ROOT, extra_exercises, graded_source, lectures
 from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION
 from booktools.remote import KERNEL_HELPER, KernelLink, RemoteError, lambda_sources
 from booktools.sandbox import SandboxKernel, kernel_python
@@ -117,7 +117,7 @@ class Question:
 def questions(doc):
     """The graded questions of lecture `doc` ('lectures/numpy'), in order (read by
     booktools.lecture_source, the one reader of the lecture format)."""
-    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    text = graded_source(doc)
     chapter = lectures().index(doc) + 1
     found = []
     for number, exercise in enumerate(lecture_source.exercises(text), 1):
@@ -130,7 +130,7 @@ def questions(doc):
 
 def title(doc):
     """The lecture's title (its first heading), as the notebooks carry it in their metadata."""
-    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    text = graded_source(doc)
     if text.startswith("---\n"):                        # the front matter (its comments start with #)
         text = text[text.index("\n---", 3) + 4:]
     return next(line[2:].strip() for line in text.splitlines() if line.startswith("# "))
@@ -186,7 +186,7 @@ def stamp(nb):
 def checks_version(doc):
     """The version of `doc`'s checks (lecture_source.checks_version), as the assignment
     notebooks carry it."""
-    return lecture_source.checks_version((ROOT / f"{doc}.md").read_text(encoding="utf-8"))
+    return lecture_source.checks_version(graded_source(doc))
 
 
 @functools.cache
@@ -210,7 +210,7 @@ def _free_names(source):
 
 def _student_edition_code(doc):
     """The code cells of `doc` as the student edition has them (solutions and checks removed)."""
-    text, _ = strip_solutions((ROOT / f"{doc}.md").read_text(encoding="utf-8"), doc)
+    text, _ = strip_solutions(graded_source(doc), doc)
     return [c for c in jupytext.reads(text, "md:myst").cells if c.cell_type == "code"]
 
 
@@ -274,7 +274,7 @@ def _lecture_helpers(cells):
 
 def solution_code(doc):
     """{label: the code of its solution's cells, joined}, in the order of lecture `doc`."""
-    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    text = graded_source(doc)
     return {exercise.label: exercise.solution for exercise in lecture_source.exercises(text)}
 
 
@@ -310,9 +310,10 @@ _TRUSTED = {}
 
 
 def _trusted(doc):
-    if doc not in _TRUSTED:
-        _TRUSTED[doc] = trusted_namespace(doc)
-    return _TRUSTED[doc]
+    key = (doc, extra_exercises(doc))          # the instructor's own exercises may need more of the lecture
+    if key not in _TRUSTED:
+        _TRUSTED[key] = trusted_namespace(doc)
+    return _TRUSTED[key]
 
 
 # ------------------------------------------------------------------ grading

@@ -22,7 +22,7 @@ import hashlib
 import json
 
 from booktools import lecture_source
-from booktools.book import ROOT
+from booktools.book import graded_source
 
 
 def literal(value):
@@ -57,7 +57,7 @@ def cell_code(variant, values):
 
 
 def _exercises(doc):
-    return lecture_source.exercises((ROOT / f"{doc}.md").read_text(encoding="utf-8"))
+    return lecture_source.exercises(graded_source(doc))
 
 
 def variants(doc):

@@ -297,6 +297,10 @@ def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS, roster=None, 
     student_notebooks, out = Path(student_notebooks), Path(out)
     seed = os.environ.get("VARIANT_SEED", "") if seed is None else seed
     students = read_roster(roster) if roster else []
+    if students and not seed:
+        print("a roster's notebooks need the course's seed: set VARIANT_SEED (any text, a new one each term; "
+              "the same for make grade)", file=sys.stderr)
+        return 2
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     for doc in lectures():

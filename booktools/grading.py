@@ -497,11 +497,16 @@ def _well_formed(recorded, values):
 
 def whose_values(doc, nb, path, student=None, seed=None):
     """(values, whose, flags, notes): the values of `doc`'s variants to grade `nb` against,
-    {label: {name: value}}, and whose they are: `student`'s (the id it is graded as), else
-    those of the student its metadata names, drawn again with the course's `seed`; the
-    site's when it names none. A notebook whose recorded values are not its student's
-    (another's notebook, or edited) is flagged. A notebook written with another seed is
-    refused: the grader would draw other values than its student was given."""
+    {label: {name: value}}, and whose they are ("site", or a student's id).
+
+    A notebook made a student's (its metadata names the student and their values) is
+    graded against the values of `student` (the id it is graded as, from a roster), else
+    of the student it names, drawn again with the course's `seed` (default VARIANT_SEED);
+    one whose recorded values are not those (another's notebook, or edited) is flagged.
+    The site's notebook (no values recorded) is graded against the site's values, unless
+    the course hands out personal notebooks (a seed is set) and the student is known: then
+    against theirs, and a note says so. A notebook written with another seed is refused:
+    the grader would draw other values than its student was given."""
     if not variants.variants(doc):
         return {}, "", [], []
     seed = os.environ.get("VARIANT_SEED", "") if seed is None else seed
@@ -509,18 +514,21 @@ def whose_values(doc, nb, path, student=None, seed=None):
     if "seed" in recorded and recorded["seed"] != variants.fingerprint(seed):
         raise SubmissionError(f"{path}: its values were drawn with another course seed than this grader's "
                               "(VARIANT_SEED): grade it with the seed its assignments were written with")
-    owner = student or recorded.get("student")
-    if not owner or not isinstance(owner, str):          # the site's notebook, no roster: the site's values
-        return variants.site_values(doc), "site", [], []
+    named = recorded.get("student") if isinstance(recorded.get("student"), str) else None
+    if "variants" not in recorded:                     # the site's notebook
+        if not seed or not student:
+            return variants.site_values(doc), "site", [], []
+        return variants.draw(doc, student, seed), student, [], [
+            f"the notebook has the site's values, not {student}'s own: graded against {student}'s"]
+    owner = student or named
+    if not owner:
+        return variants.site_values(doc), "site", [Flag(None, None, "the notebook's values name no student: graded "
+                                                                    "against the site's", "variant")], []
     values = variants.draw(doc, owner, seed)
-    if "variants" not in recorded and "student" not in recorded:
-        return values, owner, [], [f"the notebook has the site's values, not {owner}'s own: graded against "
-                                   f"{owner}'s (booktools.variants)"]
-    if recorded.get("student") != owner or recorded.get("variants") != values:
-        other = recorded.get("student")
+    if named != owner or recorded.get("variants") != values:
         return values, owner, [Flag(None, None, f"the notebook carries the exercises' values of "
-                                                f"{other if isinstance(other, str) else 'another student'}"
-                                                f", not {owner}'s: graded against {owner}'s", "variant")], []
+                                                f"{named or 'no student'}, not {owner}'s: graded against "
+                                                f"{owner}'s", "variant")], []
     return values, owner, [], []
 
 

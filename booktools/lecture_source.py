@@ -46,7 +46,8 @@ def parts(text):
             where.pop()
         elif line.startswith("```{code-cell}"):
             tags, source, i = _code_cell(lines, i)
-            found.append(("code", where[-1], source, tags))
+            # An exercise's variant cell (its values, see Variant) is part of the exercise.
+            found.append(("code", "exercise" if "variant" in tags else where[-1], source, tags))
             continue
         elif not line.startswith("```") and line.strip():
             found.append(("prose", where[-1], line, []))

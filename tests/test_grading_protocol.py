@@ -268,19 +268,22 @@ def test_an_edit_to_any_module_grading_imports_invalidates_saved_grades(tmp_path
         before = gradebook.grader_version("lectures/numpy", tmp_path)
 
 
-def test_a_result_is_reused_only_for_the_same_bytes_and_the_same_grader(tmp_path):
+def test_a_result_is_reused_only_for_the_same_bytes_and_the_same_grader(tmp_path, monkeypatch):
     nb = tmp_path / "a.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(), nb)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), nb)
     doc = "lectures/numpy"
     saved = {"lecture": doc, "sha256": gradebook.sha256(nb), "grader": gradebook.grader_version(doc), "total": 1,
-             "graded_as": "", "seed": gradebook._seed()}
+             "seed": gradebook._seed(), "variant": "site"}
     (tmp_path / "a.json").write_text(json.dumps(saved))
     assert gradebook._cached("a", nb, tmp_path) == saved
+    assert gradebook._cached("a", nb, tmp_path, student="ana") == saved     # no personal values: the site's
+    monkeypatch.setenv("VARIANT_SEED", "a term")
+    assert gradebook._cached("a", nb, tmp_path) is None                     # drawn with another seed
+    (tmp_path / "a.json").write_text(json.dumps({**saved, "seed": gradebook._seed()}))
+    assert gradebook._cached("a", nb, tmp_path, student="ana") is None      # now graded against ana's values
+    monkeypatch.delenv("VARIANT_SEED")
     (tmp_path / "a.json").write_text(json.dumps({**saved, "grader": "older"}))
     assert gradebook._cached("a", nb, tmp_path) is None
-    assert gradebook._cached("a", nb, tmp_path, student="ana") is None      # graded then as nobody's
-    (tmp_path / "a.json").write_text(json.dumps({**saved, "seed": "another"}))
-    assert gradebook._cached("a", nb, tmp_path) is None                     # the values of another seed
     (tmp_path / "a.json").write_text(json.dumps(saved))
     nb.write_text(nb.read_text() + " ")
     assert gradebook._cached("a", nb, tmp_path) is None

@@ -87,8 +87,11 @@ def test_the_grader_takes_the_students_values_and_flags_anothers():
     site, mine = _site_notebook(), variants.personal_notebook(_site_notebook(), DOC, "ana", "s")
     values, whose, flags, notes = grading.whose_values(DOC, site, "site.ipynb", seed="s")
     assert (values, whose, flags, notes) == (variants.site_values(DOC), "site", [], [])
+    # The site's notebook, from a known student: their own values where the course hands
+    # out personal notebooks (a seed), the site's where it does not.
     values, whose, flags, notes = grading.whose_values(DOC, site, "site.ipynb", "ana", seed="s")
     assert (values, whose, flags) == (variants.draw(DOC, "ana", "s"), "ana", []) and "site's values" in notes[0]
+    assert grading.whose_values(DOC, site, "site.ipynb", "ana", seed="")[:2] == (variants.site_values(DOC), "site")
     assert grading.whose_values(DOC, mine, "ana.ipynb", seed="s")[:3] == (variants.draw(DOC, "ana", "s"), "ana", [])
     values, whose, flags, _ = grading.whose_values(DOC, mine, "ana.ipynb", "ben", seed="s")
     assert (values, whose) == (variants.draw(DOC, "ben", "s"), "ben")

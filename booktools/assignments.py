@@ -28,7 +28,8 @@ With a roster (`make assignments ROSTER=ids.csv`, ids as booktools.gradebook rea
 each student also gets OUT/<name>/<id>.zip: the same zip, its notebook holding that
 student's own values of the exercises' variants (booktools.variants, drawn with the
 course's VARIANT_SEED), which the grader checks it against. The autograder zip carries the
-seed, so Gradescope grades each notebook against its student's values too.
+seed, and on Gradescope the submitter's SID or email (its submission metadata) is the
+student's id, so use those ids in the roster.
 
 The student zips are byte-for-byte reproducible (fixed timestamps, fixed order).
 """
@@ -236,7 +237,9 @@ def write_test_files(doc, folder):
 # checks in the student's own kernel, against the student's own variables; this one runs
 # the project's grader (booktools.gradescope), as `make grade` does. `otter run` (Otter's
 # local runner) reads the zip's tests and configuration, not this script, so the zip stays
-# a valid Otter autograder. AUTOGRADER and GRADER_PYTHON let a test run it outside
+# a valid Otter autograder. Those tests run in the student's kernel and read everything
+# there, the variants' values included: they check that the zip is Otter's, they do not
+# grade (a student's kernel can answer them as it likes). AUTOGRADER and GRADER_PYTHON let a test run it outside
 # Gradescope's container (tests/test_gradescope.py).
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 AUTOGRADER="${{AUTOGRADER:-/autograder}}"
@@ -248,7 +251,8 @@ if [ -z "${{GRADER_PYTHON:-}}" ]; then
 fi
 cd "$AUTOGRADER/source/grader" && SITE_VERSION={version} VARIANT_SEED={seed} EXTRA_EXERCISES={extra} \\
     "$GRADER_PYTHON" -m booktools.gradescope \\
-    "$AUTOGRADER/submission" "$AUTOGRADER/results/results.json" --lecture {doc}
+    "$AUTOGRADER/submission" "$AUTOGRADER/results/results.json" --lecture {doc} \\
+    --metadata "$AUTOGRADER/submission_metadata.json"
 """
 
 # Added to Otter's setup.sh: the sandbox's tools, and the grader's own pinned dependencies.

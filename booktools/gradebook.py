@@ -22,8 +22,9 @@ only reads that file, they survive every regrade. A question with a part marked 
 (a written explanation, a figure: lecture_source.PART) is exported for marking: DIR/to-mark.csv
 lists each such part not yet marked (student, question, points left empty, comment, and
 the file under DIR/to-mark/ that shows the student's cells on that exercise, outputs and
-figures included); fill in the points and save the rows as DIR/marks.csv (`read_marks`),
-which, like the overrides, is read on every run and never written. Each row names the
+figures included); fill in the points and add those rows to DIR/marks.csv (`read_marks`),
+which, like the overrides, is read on every run and never written; a mark names the
+submission it marks, so a resubmission is listed to mark again. Each row names the
 version of the checks and of the site it was graded with. With a roster, each notebook is graded against
 its student's own values of the exercises' variants (booktools.variants: drawn from the id
 and VARIANT_SEED), and one carrying another student's values is flagged; without one,
@@ -142,12 +143,12 @@ def error_row(name, path, error, other_checks=False, student=None):
 
 def _grade_one(name, path, options, student=None):
     """In a worker: grade one notebook (as `student`, the roster's id, if known) and write
-    its files (the notebook as it ran too, NAME.ran.ipynb, for marking by hand); returns
+    its files (the notebook as it ran too, in RAN, for marking by hand); returns
     its gradebook row."""
     out = Path(options["out"])
     try:
         graded = grading.grade(path, options["lecture"], options["timeouts"], options["kernel"],
-                               executed=out / f"{name}.ran.ipynb", other_checks=options["other_checks"],
+                               executed=_ran(out, name), other_checks=options["other_checks"],
                                student=student)
         row = {**graded.to_dict(), "student": name, "sha256": sha256(path), "grader": grader_version(graded.lecture),
                "other_checks": options["other_checks"], "graded_as": student or "", "seed": _seed()}
@@ -165,6 +166,14 @@ def _lecture_of(path, lecture):
         return grading.identify(grading.read_submission(path), path, lecture)
     except grading.SubmissionError:
         return None
+
+
+RAN = ".ran"        # OUT/.ran/NAME.ipynb: each notebook as it ran (a dot-folder: never collected)
+
+
+def _ran(out, name):
+    (Path(out) / RAN).mkdir(exist_ok=True)
+    return Path(out) / RAN / f"{name}.ipynb"
 
 
 def _cached(name, path, out, other_checks=False, student=None):
@@ -339,13 +348,21 @@ class Mark:
     question: str       # the label of a question with a part marked by hand
     points: float       # what that part earned
     comment: str
+    sha256: str = ""    # the submission marked (to-mark.csv names it): a resubmission is marked again
+
+    def applies(self, row):
+        return self.student == row["student"] and (not self.sha256 or self.sha256 == row.get("sha256"))
 
 
 def read_marks(path):
     """The instructor's marks of the parts marked by hand, kept in a file the grader never
-    writes: CSV with the columns student, question, points, comment (to-mark.csv, filled
-    in: its rows still without points are skipped, its other columns ignored)."""
-    return [Mark(*row) for row in _read_points(path, "comment", required_text=False, skip_blank=True)]
+    writes: CSV with the columns student, question, points, comment, and optionally sha256
+    (the rows of to-mark.csv, filled in: rows still without points are skipped, other
+    columns ignored). A mark with a sha256 marks that submission only."""
+    with open(path, newline="") as f:
+        hashes = [(row.get("sha256") or "").strip() for row in csv.DictReader(f) if (row.get("points") or "").strip()]
+    rows = _read_points(path, "comment", required_text=False, skip_blank=True)
+    return [Mark(*row, sha256=digest) for row, digest in zip(rows, hashes)]
 
 
 def _exercise_cells(nb, exercise):
@@ -354,12 +371,23 @@ def _exercise_cells(nb, exercise):
     from booktools.notebooks import EXERCISE_HEADING
     found, inside = [], False
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"):
-            match = EXERCISE_HEADING.match(cell.source.lstrip())
+        text = cell.source.lstrip() if isinstance(cell.get("source"), str) else ""
+        if cell.cell_type == "markdown" and (EXERCISE_HEADING.match(text) or re.match(r"##?\s", text)):
+            match = EXERCISE_HEADING.match(text)          # a student's own ### heading stays inside
             inside = bool(match) and match.group(1) == exercise
         if inside:
             found.append(cell)
     return found
+
+
+BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
+
+
+def _text(value):
+    """An output's text, as a notebook may hold it (a string or a list of strings), else None."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "".join(value)
+    return value if isinstance(value, str) else None
 
 
 def answer_page(nb, student, q):
@@ -371,45 +399,62 @@ def answer_page(nb, student, q):
              f"{q.earned:g}{': ' + html.escape(q.message) if q.message else ''}.</p>"]
     for cell in _exercise_cells(nb, q.exercise):
         tag = "pre" if cell.cell_type == "code" else "pre class='text'"
-        parts.append(f"<{tag}>{html.escape(cell.source)}</pre>")
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if "image/png" in data:
-                parts.append(f"<img src='data:image/png;base64,{data['image/png'].strip()}'>")
-            elif output.get("text") or "text/plain" in data:
-                parts.append(f"<pre class='output'>{html.escape(output.get('text') or data['text/plain'])}</pre>")
+        parts.append(f"<{tag}>{html.escape(_text(cell.get('source')) or '')}</pre>")
+        for output in cell.get("outputs", []):          # whatever the student's kernel wrote: checked
+            data = output.get("data", {}) if isinstance(output.get("data"), dict) else {}
+            image, text = _text(data.get("image/png")), _text(output.get("text")) or _text(data.get("text/plain"))
+            if image is not None and BASE64.match(image):
+                parts.append(f"<img src=\"data:image/png;base64,{''.join(image.split())}\">")
+            elif text is not None:
+                parts.append(f"<pre class='output'>{html.escape(text)}</pre>")
             elif output.get("output_type") == "error":
-                parts.append(f"<pre class='output'>{html.escape(output['ename'] + ': ' + output['evalue'])}</pre>")
+                parts.append(f"<pre class='output'>{html.escape(str(output.get('ename')) + ': ' + str(output.get('evalue')))}</pre>")
     return "<!DOCTYPE html><meta charset='utf-8'>\n" + "\n".join(parts) + "\n"
+
+
+def _tampers(result):
+    return any(f.kind == "tampering" for f in result.flags)
 
 
 def export_for_marking(rows, out, marks=()):
     """DIR/to-mark.csv: a row per graded submission and question with a part marked by hand
-    that `marks` do not mark yet (points left empty), each naming the page under DIR/to-mark/
-    that shows the student's cells on it. Rewritten on every run; returns its number of rows."""
+    that `marks` do not mark yet (points left empty), each naming the submission (sha256)
+    and the page under DIR/to-mark/ that shows the student's cells on it. A submission
+    flagged for tampering scores 0 and is not exported. Rewritten on every run; returns
+    its number of rows."""
     import nbformat
     out = Path(out)
-    done = {(m.student, m.question) for m in marks}
     folder = out / "to-mark"
     left = []
     for row in rows:
         if "error" in row:
             continue
         result = grading.GradingResult.from_dict(row)
+        if _tampers(result):
+            continue
         for q in result.questions:
-            if not q.by_hand or (row["student"], q.label) in done:
+            if not q.by_hand or any(m.question == q.label and m.applies(row) for m in marks):
                 continue
-            ran = out / f"{row['student']}.ran.ipynb"
             page = folder / f"{row['student']}.{q.label}.html"
             folder.mkdir(exist_ok=True)
-            nb = nbformat.read(ran, as_version=4) if ran.is_file() else nbformat.v4.new_notebook()
-            page.write_text(answer_page(nb, row["student"], q), encoding="utf-8")
-            left.append([row["student"], q.label, "", "", str(page.relative_to(out))])
+            try:
+                nb = nbformat.read(out / RAN / f"{row['student']}.ipynb", as_version=4)
+                text = answer_page(nb, row["student"], q)
+            except Exception as error:      # a notebook the page cannot show: say so, and go on
+                text = f"<p>This submission's cells could not be shown ({html_escape(type(error).__name__)}): " \
+                       f"open {html_escape(row['notebook'])} itself.</p>"
+            page.write_text(text, encoding="utf-8")
+            left.append([row["student"], q.label, "", "", row.get("sha256", ""), str(page.relative_to(out))])
     with open(out / "to-mark.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "question", "points", "comment", "answer"])
+        writer.writerow(["student", "question", "points", "comment", "sha256", "answer"])
         writer.writerows(left)
     return len(left)
+
+
+def html_escape(text):
+    import html
+    return html.escape(str(text))
 
 
 def _on_roster(name, ids):
@@ -448,11 +493,11 @@ def write_gradebook(rows, path, roster=None, overrides=(), marks=()):
                                  "", "", "", row["error"]])
                 continue
             points = {q.label: q.earned for q in r.questions}
-            hand = {m.question: m for m in marks if m.student == row["student"]}
+            hand = {} if _tampers(r) else {m.question: m for m in marks if m.applies(row)}
             for label in points:
                 if label in hand:
                     points[label] += hand[label].points
-            unmarked = [q.label for q in r.questions if q.by_hand and q.label not in hand]
+            unmarked = [] if _tampers(r) else [q.label for q in r.questions if q.by_hand and q.label not in hand]
             for change in mine:
                 if change not in unapplied:
                     points[change.question] = change.points

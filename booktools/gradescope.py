@@ -2,6 +2,7 @@
 project's own grader, the one `make grade` runs, and write Gradescope's results.
 
     python -m booktools.gradescope SUBMISSION_FOLDER RESULTS.json --lecture lectures/numpy
+        [--metadata submission_metadata.json]
 
 The zip's `run_autograder` (booktools.assignments) runs this in Gradescope's container for
 each submission, from the copy of the grader the zip carries: the checks run in the
@@ -10,6 +11,14 @@ tamper scan and probe flag what they flag, and the kernel is sandboxed where the
 allows it (the result says which). So a submission gets the same points, flags and notes
 on Gradescope as under `make grade`. A folder without exactly one notebook, or a notebook
 that cannot be graded as this assignment, gets a score of 0 and a message saying why.
+
+Who handed it in comes from Gradescope's submission metadata, not from the notebook: the
+first submitter's SID (or, where the notebook names their email as its student, the
+email), written as roster ids are (booktools.gradebook), so a notebook of the exercises'
+values (booktools.variants) is graded against its submitter's and flagged if it carries
+another's. Use the students' Gradescope SIDs or emails as the ids of `make assignments
+ROSTER=`. The points of a part marked by hand are left to Gradescope's manual grading:
+each question's maximum here is what the grader marks.
 """
 import argparse
 import json
@@ -17,14 +26,33 @@ import sys
 from pathlib import Path
 
 from booktools import grading
+from booktools.gradebook import _safe_name
 
 
 def results(result):
     """Gradescope's results.json for a graded notebook: a test per question, with its
     points and why it lost them; the whole report (flags, notes) as the output."""
     return {"score": result.total, "output": grading.report(result), "visibility": "visible",
-            "tests": [{"name": f"{q.exercise} ({q.label})", "score": q.earned, "max_score": q.points,
-                       "output": q.message, "visibility": "visible"} for q in result.questions]}
+            "tests": [{"name": f"{q.exercise} ({q.label})", "score": q.earned, "max_score": q.points - q.by_hand,
+                       "output": q.message + (f" ({q.by_hand:g} more points are marked by hand)" if q.by_hand else ""),
+                       "visibility": "visible"} for q in result.questions]}
+
+
+def submitter(metadata, nb_path):
+    """The roster id of who handed the notebook in, from Gradescope's submission metadata
+    (None without it): the first submitter's SID, or their email where the notebook names
+    that as its student."""
+    try:
+        user = json.loads(Path(metadata).read_text())["users"][0]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    ids = [_safe_name(str(user.get(key) or "").strip()) for key in ("sid", "email")]
+    ids = [i for i in ids if i]
+    try:
+        named = grading.stamp(grading.read_submission(nb_path)).get("student")
+    except grading.SubmissionError:
+        named = None
+    return named if named in ids else (ids[0] if ids else None)
 
 
 def refused(why):
@@ -36,13 +64,15 @@ def main(argv=None):
     parser.add_argument("submission", help="the folder Gradescope puts the submission in")
     parser.add_argument("results", help="where Gradescope reads the results (results.json)")
     parser.add_argument("--lecture", required=True)
+    parser.add_argument("--metadata", help="Gradescope's submission_metadata.json: who handed it in")
     args = parser.parse_args(argv)
     notebooks = sorted(p for p in Path(args.submission).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if len(notebooks) != 1:
         found = refused(f"the submission should hold one notebook, and it holds {len(notebooks)}")
     else:
         try:
-            found = results(grading.grade(notebooks[0], args.lecture))
+            student = submitter(args.metadata, notebooks[0]) if args.metadata else None
+            found = results(grading.grade(notebooks[0], args.lecture, student=student))
         except grading.SubmissionError as error:
             found = refused(error)
         except Exception as error:          # the grader failed: Gradescope still gets a result

@@ -125,6 +125,10 @@ def questions(doc):
             raise ValueError(f"{doc}: exercise {exercise.label} needs a '**Points:** N' line and a check")
         found.append(Question(exercise.label, f"Exercise {chapter}.{number}", exercise.points, exercise.check,
                               exercise.parts))
+    names = [name for v in variants.variants(doc).values() for name in v.alternatives]
+    if len({q.label for q in found}) < len(found) or len(set(names)) < len(names):
+        raise ValueError(f"{doc}: two exercises share a label, or two variants a name (the instructor's own "
+                         "exercises, EXTRA_EXERCISES, must use labels and names of their own)")
     return found
 
 
@@ -478,8 +482,12 @@ def examine(path, lecture=None, other_checks=False, student=None, seed=None):
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     owner = _exercise_of_cells(nb)
     recorded = stamp(nb).get("variants")
-    known = own_code(doc) | variants.cell_sources(doc, values) \
-        | (variants.cell_sources(doc, recorded) if _well_formed(recorded, values) else set())
+    known = own_code(doc) | variants.cell_sources(doc, values)
+    if _well_formed(recorded, values):
+        try:
+            known |= variants.cell_sources(doc, recorded)
+        except TypeError:                    # values no variant could have: its cells are the student's
+            pass
     theirs = [(i, c) for i, c in code_cells if c.source.strip() not in known]
     flags = [Flag(theirs[position][0], owner.get(theirs[position][0]), reason)
              for position, reason in tampering.scan([c.source for _, c in theirs], [c.source for _, c in code_cells])]
@@ -516,8 +524,12 @@ def whose_values(doc, nb, path, student=None, seed=None):
                               "(VARIANT_SEED): grade it with the seed its assignments were written with")
     named = recorded.get("student") if isinstance(recorded.get("student"), str) else None
     if "variants" not in recorded:                     # the site's notebook
-        if not seed or not student:
+        if not seed:
             return variants.site_values(doc), "site", [], []
+        if not student:
+            return variants.site_values(doc), "site", [Flag(None, None, "the site's notebook, not a student's own, "
+                                                                        "and no student id to grade it as: graded "
+                                                                        "against the site's values", "variant")], []
         return variants.draw(doc, student, seed), student, [], [
             f"the notebook has the site's values, not {student}'s own: graded against {student}'s"]
     owner = student or named

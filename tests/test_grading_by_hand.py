@@ -27,23 +27,26 @@ def test_a_part_marked_by_hand_is_parsed_and_counted_in_the_points():
     assert [p.by_hand for p in question.parts].count(True) == 1
 
 
-def _row(student, earned=1.5):
+def _row(student, earned=1.5, flags=()):
     result = grading.GradingResult(f"{student}.ipynb", DOC, [grading.QuestionResult(LABEL, "Exercise 5.2", 2.0, earned,
-                                                                                     "", 0.5)], 1.0, True)
-    return {**result.to_dict(), "student": student}
+                                                                                     "", 0.5)], 1.0, True, list(flags))
+    return {**result.to_dict(), "student": student, "sha256": f"{student}-first"}
 
 
 def _ran(path, text):
-    """An executed notebook with the exercise, a text answer and a figure."""
+    """An executed notebook with the exercise, a text answer under a heading of the
+    student's own, and a figure."""
     cells = [nbformat.v4.new_markdown_cell("### Exercise 5.2\n\nWrite it."), nbformat.v4.new_code_cell("print(3)"),
-             nbformat.v4.new_markdown_cell(text), nbformat.v4.new_markdown_cell("### Exercise 5.3\n\nOther.")]
+             nbformat.v4.new_markdown_cell("### My explanation\n\n" + text),
+             nbformat.v4.new_markdown_cell("### Exercise 5.3\n\nOther.")]
     cells[1].outputs = [nbformat.v4.new_output("display_data", {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
     nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
 
 
 def test_a_part_to_mark_is_exported_with_the_students_cells_and_a_mark_is_added_and_listed(tmp_path):
-    _ran(tmp_path / "ana.ran.ipynb", EXPLANATION)
-    _ran(tmp_path / "ben.ran.ipynb", "no idea")
+    (tmp_path / gradebook.RAN).mkdir()
+    _ran(tmp_path / gradebook.RAN / "ana.ipynb", EXPLANATION)
+    _ran(tmp_path / gradebook.RAN / "ben.ipynb", "no idea")
     rows = [_row("ana"), _row("ben", earned=0.0)]
     assert gradebook.export_for_marking(rows, tmp_path) == 2
     page = (tmp_path / "to-mark" / "ana.sequential-ex2.html").read_text()
@@ -57,13 +60,30 @@ def test_a_part_to_mark_is_exported_with_the_students_cells_and_a_mark_is_added_
         writer.writeheader()
         writer.writerows(todo)
     marks = gradebook.read_marks(tmp_path / "marks.csv")
-    assert marks == [gradebook.Mark("ana", LABEL, 0.5, "right: the doubling")]      # ben's blank row skipped
+    assert marks == [gradebook.Mark("ana", LABEL, 0.5, "right: the doubling", "ana-first")]   # ben's blank row skipped
     gradebook.write_gradebook(rows, tmp_path / "gradebook.csv", marks=marks)
     with open(tmp_path / "gradebook.csv", newline="") as f:
         table = {r["student"]: r for r in csv.DictReader(f)}
     assert (table["ana"]["total"], table["ana"]["to mark"]) == ("2.0", "")
     assert (table["ben"]["total"], table["ben"]["to mark"]) == ("0.0", LABEL)
     assert gradebook.export_for_marking(rows, tmp_path, marks) == 1           # only ben's is left
+    resubmitted = [{**rows[0], "sha256": "ana-second"}]                       # a new notebook: marked again
+    assert gradebook.export_for_marking(resubmitted, tmp_path, marks) == 1
+    tampered = [_row("ana", flags=[grading.Flag(3, None, "rebinds print")])]  # scores 0: nothing to mark
+    assert gradebook.export_for_marking(tampered, tmp_path, marks) == 0
+
+
+def test_the_marking_page_shows_whatever_a_kernel_wrote_without_running_it(tmp_path):
+    """Outputs come from the student's kernel: a value of the wrong type, or one made to
+    break out of the page's HTML, is shown as text or left out, never run."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("### Exercise 5.2\n\nWrite it."),
+                                         nbformat.v4.new_code_cell("x")])
+    nb.cells[1].outputs = [{"output_type": "display_data", "metadata": {},
+                            "data": {"image/png": "x' onerror='alert(1)", "text/plain": [{"not": "text"}]}},
+                           {"output_type": "display_data", "metadata": {}, "data": {"image/png": [1]}},
+                           {"output_type": "stream", "name": "stdout", "text": "<script>alert(2)</script>"}]
+    page = gradebook.answer_page(nb, "ana", grading.QuestionResult(LABEL, "Exercise 5.2", 2.0, 1.5, "", 0.5))
+    assert "onerror" not in page and "<script>" not in page and "&lt;script&gt;" in page
 
 
 @pytest.mark.needs_build

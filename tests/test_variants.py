@@ -85,8 +85,10 @@ def test_a_personal_notebook_holds_the_students_values_in_its_cells_and_metadata
 
 def test_the_grader_takes_the_students_values_and_flags_anothers():
     site, mine = _site_notebook(), variants.personal_notebook(_site_notebook(), DOC, "ana", "s")
-    values, whose, flags, notes = grading.whose_values(DOC, site, "site.ipynb", seed="s")
+    values, whose, flags, notes = grading.whose_values(DOC, site, "site.ipynb", seed="")
     assert (values, whose, flags, notes) == (variants.site_values(DOC), "site", [], [])
+    values, whose, flags, notes = grading.whose_values(DOC, site, "site.ipynb", seed="s")   # personal notebooks
+    assert (values, whose) == (variants.site_values(DOC), "site") and [f.kind for f in flags] == ["variant"]
     # The site's notebook, from a known student: their own values where the course hands
     # out personal notebooks (a seed), the site's where it does not.
     values, whose, flags, notes = grading.whose_values(DOC, site, "site.ipynb", "ana", seed="s")
@@ -101,6 +103,26 @@ def test_the_grader_takes_the_students_values_and_flags_anothers():
     assert grading.whose_values(DOC, edited, "ana.ipynb", seed="s")[2], "values edited in the metadata"
     with pytest.raises(grading.SubmissionError, match="another course seed"):
         grading.whose_values(DOC, mine, "ana.ipynb", seed="another")
+
+
+def test_values_no_variant_could_have_make_the_cell_the_students_and_do_not_stop_the_grading(tmp_path):
+    nb = variants.personal_notebook(_site_notebook(), DOC, "ana", "s")
+    nb.metadata["assignment"]["variants"]["numpy-ex1"]["coef_order"] = [{"x": 1}]
+    nbformat.write(nb, tmp_path / "ana.ipynb")
+    submission = grading.examine(tmp_path / "ana.ipynb", seed="s")
+    assert [f.kind for f in submission.flags] == ["variant"] and submission.variant == "ana"
+
+
+def test_gradescope_grades_a_notebook_as_its_submitter(tmp_path):
+    from booktools import gradescope
+    nb = variants.personal_notebook(_site_notebook(), DOC, "jane_uni.edu", "s")
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    meta = tmp_path / "submission_metadata.json"
+    meta.write_text('{"users": [{"sid": "12345", "email": "jane@uni.edu"}]}')
+    assert gradescope.submitter(meta, tmp_path / "nb.ipynb") == "jane_uni.edu"     # the email named in it
+    meta.write_text('{"users": [{"sid": "12345", "email": "joe@uni.edu"}]}')
+    assert gradescope.submitter(meta, tmp_path / "nb.ipynb") == "12345"            # someone else's notebook
+    assert gradescope.submitter(tmp_path / "absent.json", tmp_path / "nb.ipynb") is None
 
 
 def test_a_variant_flag_costs_no_points_by_itself_and_tampering_costs_all():

@@ -408,7 +408,8 @@ def answer_page(nb, student, q):
             elif text is not None:
                 parts.append(f"<pre class='output'>{html.escape(text)}</pre>")
             elif output.get("output_type") == "error":
-                parts.append(f"<pre class='output'>{html.escape(str(output.get('ename')) + ': ' + str(output.get('evalue')))}</pre>")
+                error = f"{output.get('ename')}: {output.get('evalue')}"
+                parts.append(f"<pre class='output'>{html.escape(error)}</pre>")
     return "<!DOCTYPE html><meta charset='utf-8'>\n" + "\n".join(parts) + "\n"
 
 
@@ -480,8 +481,8 @@ def write_gradebook(rows, path, roster=None, overrides=(), marks=()):
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "roster", "lecture", *[f"{e} ({label})" for e, label in exercises], "total", "max",
-                         "overrides", "to mark", "flags", "notes", "seconds", "sandboxed", "checks", "site version", "variant",
-                         "error"])
+                         "overrides", "to mark", "flags", "notes", "seconds", "sandboxed", "checks", "site version",
+                         "variant", "error"])
         for row in rows:
             member = "" if roster is None else (_on_roster(row["student"], roster) or "not on the roster")
             r = graded.get(id(row))

@@ -15,10 +15,10 @@ import subprocess
 import sys
 
 import pytest
+from submissions import VARIANT_ANSWERS, variant_answer
 
 from booktools import grading, variants
 from booktools.book import ROOT, lectures
-from submissions import VARIANT_ANSWERS, variant_answer
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,7 @@
 """Package each lecture of the student edition as an assignment for a course platform.
 
     python -m booktools.assignments [STUDENT_NOTEBOOKS OUT] [--roster IDS.csv]   # `make assignments`
+        [--cell-timeout S] [--question-timeout S] [--notebook-timeout S]   # the autograder's (grading.Timeouts)
 
 For every lecture (the "Lectures" part of _toc.yml), reads the student notebook
 STUDENT_NOTEBOOKS/lectures/<name>.ipynb (default _build/student/notebooks, written by `make student`: no solutions, an
@@ -239,8 +240,10 @@ def write_test_files(doc, folder):
 # local runner) reads the zip's tests and configuration, not this script, so the zip stays
 # a valid Otter autograder. Those tests run in the student's kernel and read everything
 # there, the variants' values included: they check that the zip is Otter's, they do not
-# grade (a student's kernel can answer them as it likes). AUTOGRADER and GRADER_PYTHON let a test run it outside
-# Gradescope's container (tests/test_gradescope.py).
+# grade (a student's kernel can answer them as it likes). It grades with the timeouts the
+# zip was built with (`booktools.assignments --cell-timeout S ...`, as `make grade` takes
+# them). AUTOGRADER and GRADER_PYTHON let a test run it outside Gradescope's container
+# (tests/submissions.py: run_autograder).
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 AUTOGRADER="${{AUTOGRADER:-/autograder}}"
 if [ -z "${{GRADER_PYTHON:-}}" ]; then
@@ -252,7 +255,7 @@ fi
 cd "$AUTOGRADER/source/grader" && SITE_VERSION={version} VARIANT_SEED={seed} EXTRA_EXERCISES={extra} \\
     "$GRADER_PYTHON" -m booktools.gradescope \\
     "$AUTOGRADER/submission" "$AUTOGRADER/results/results.json" --lecture {doc} \\
-    --metadata "$AUTOGRADER/submission_metadata.json"
+    --metadata "$AUTOGRADER/submission_metadata.json" {timeouts}
 """
 
 # Added to Otter's setup.sh: the sandbox's tools, and the grader's own pinned dependencies.
@@ -267,11 +270,11 @@ apt-get install -y bubblewrap util-linux
 GRADER_FILES = ("booktools/**/*.py", "lectures/*.md", "lectures/*.py", "_config.yml", "_toc.yml", "requirements.txt")
 
 
-def autograder_bundle(doc, output, requirements, seed=""):
+def autograder_bundle(doc, output, requirements, seed="", timeouts=grading.Timeouts()):
     """The autograder zip for `doc` (upload it to Gradescope as the assignment's
     autograder): Otter's, with its tests and `requirements` installed in the grading
     container, whose run_autograder runs the project's grader from the copy it carries,
-    with the course's variant `seed`."""
+    with the course's variant `seed` and the grader's `timeouts`."""
     from otter.generate import main as otter_generate
     with tempfile.TemporaryDirectory() as folder:
         write_test_files(doc, Path(folder) / "tests")
@@ -285,7 +288,9 @@ def autograder_bundle(doc, output, requirements, seed=""):
     members = [(name, data + SETUP.encode() if name == "setup.sh" else data) for name, data in members]
     extra = extra_exercises(doc)
     run = RUN_AUTOGRADER.format(version=shlex.quote(grading.site_version()), doc=shlex.quote(doc),
-                                seed=shlex.quote(seed), extra="extra" if extra else "''")
+                                seed=shlex.quote(seed), extra="extra" if extra else "''",
+                                timeouts=" ".join(f"--{name}-timeout {limit:g}"
+                                                  for name, limit in vars(timeouts).items()))
     members.append(("run_autograder", run.encode()))
     grader = sorted({path for pattern in GRADER_FILES for path in ROOT.glob(pattern)
                      if "__pycache__" not in path.parts})
@@ -296,7 +301,8 @@ def autograder_bundle(doc, output, requirements, seed=""):
     return Path(output)
 
 
-def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS, roster=None, seed=None):
+def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS, roster=None, seed=None,
+         timeouts=grading.Timeouts()):
     from booktools.gradebook import read_roster
     student_notebooks, out = Path(student_notebooks), Path(out)
     seed = os.environ.get("VARIANT_SEED", "") if seed is None else seed
@@ -314,7 +320,7 @@ def main(student_notebooks=STUDENT / "notebooks", out=ASSIGNMENTS, roster=None, 
             print(f"no student notebook {source}: run `make student` first", file=sys.stderr)
             return 1
         nb = student_zip(doc, source, out / f"{name}.zip")
-        autograder_bundle(doc, out / f"{name}-autograder.zip", binder_requirements(), seed)
+        autograder_bundle(doc, out / f"{name}-autograder.zip", binder_requirements(), seed, timeouts)
         for student in students:
             student_zip(doc, source, out / name / f"{student}.zip", student, seed)
         varied = sum(q.points for q in questions(doc) if q.label in variants.variants(doc))
@@ -328,7 +334,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Package each lecture as an assignment.")
     parser.add_argument("folders", nargs="*", help="STUDENT_NOTEBOOKS OUT")
     parser.add_argument("--roster", help="a CSV of student ids: each gets a notebook with their own values")
+    grading.Timeouts.add_arguments(parser)      # what the autograder zip grades with on Gradescope
     args = parser.parse_args()
     if len(args.folders) not in (0, 2):
         sys.exit(__doc__)
-    sys.exit(main(*args.folders, roster=args.roster))
+    sys.exit(main(*args.folders, roster=args.roster, timeouts=grading.Timeouts.from_arguments(args)))

@@ -2,7 +2,7 @@
 project's own grader, the one `make grade` runs, and write Gradescope's results.
 
     python -m booktools.gradescope SUBMISSION_FOLDER RESULTS.json --lecture lectures/numpy
-        [--metadata submission_metadata.json]
+        [--metadata submission_metadata.json] [--cell-timeout S] [--question-timeout S] [--notebook-timeout S]
 
 The zip's `run_autograder` (booktools.assignments) runs this in Gradescope's container for
 each submission, from the copy of the grader the zip carries: the checks run in the
@@ -65,6 +65,7 @@ def main(argv=None):
     parser.add_argument("results", help="where Gradescope reads the results (results.json)")
     parser.add_argument("--lecture", required=True)
     parser.add_argument("--metadata", help="Gradescope's submission_metadata.json: who handed it in")
+    grading.Timeouts.add_arguments(parser)      # the zip's run_autograder passes those it was built with
     args = parser.parse_args(argv)
     notebooks = sorted(p for p in Path(args.submission).rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if len(notebooks) != 1:
@@ -72,7 +73,8 @@ def main(argv=None):
     else:
         try:
             student = submitter(args.metadata, notebooks[0]) if args.metadata else None
-            found = results(grading.grade(notebooks[0], args.lecture, student=student))
+            found = results(grading.grade(notebooks[0], args.lecture, grading.Timeouts.from_arguments(args),
+                                          student=student))
         except grading.SubmissionError as error:
             found = refused(error)
         except Exception as error:          # the grader failed: Gradescope still gets a result

@@ -1,15 +1,23 @@
 """Submissions as students hand them back, for the grading tests (the grader itself never
 builds one): the site's answer key, a student notebook answered with it or with other
-answers, with or without the lecture's own cells.
+answers, with or without the lecture's own cells; and Gradescope's run of an autograder
+zip on one, to hold against `make grade`'s verdict.
 
     submission(folder, student, doc, answers, lecture=False)   # the path of the notebook written
     variant_answer(label, values)     # a right answer to an exercise for one student's values
+    run_autograder(zip, notebook, folder)                      # Gradescope's results.json
+    assert_same_verdict(results, graded)                       # ... says what `make grade` said
 """
 import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
 
 import nbformat
 
-from booktools import variants
+from booktools import gradescope, grading, variants
 from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION, SOLUTION_HEADING
 from booktools.student import PLACEHOLDER_CODE
 
@@ -203,3 +211,33 @@ def submission(path, student, doc, answers=None, lecture=False):
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb if lecture else exercises_only(nb), path)
     return path
+
+
+def run_autograder(archive, notebook, root, env=None):
+    """Gradescope's results.json for `notebook` graded by the autograder zip `archive`, run
+    as Gradescope runs it (in `root`: the zip unpacked in source/, the notebook alone in
+    submission/, the results read from results/), with this Python as the grader's."""
+    for name in ("source", "submission", "results"):
+        (root / name).mkdir(parents=True)
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(root / "source")
+    shutil.copy(notebook, root / "submission")
+    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                         timeout=1800, env={**(env or os.environ), "AUTOGRADER": str(root),
+                                            "GRADER_PYTHON": sys.executable})
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads((root / "results" / "results.json").read_text())
+
+
+def assert_same_verdict(results, graded):
+    """Gradescope's `results` say what `make grade` said of the same notebook (`graded`, its
+    result's JSON): the score, each question's points, maximum and message, each flag and
+    note, sandboxed or not. Only the notebook's path and the seconds taken may differ."""
+    expected = gradescope.results(grading.GradingResult.from_dict(graded))
+    assert results["score"] == expected["score"]
+    assert results["tests"] == expected["tests"]
+
+    def said(output):
+        lines = output.splitlines()
+        return [lines[0].partition(": assignment of ")[2], *lines[1:-1], lines[-1].partition("(")[0]]
+    assert said(results["output"]) == said(expected["output"])

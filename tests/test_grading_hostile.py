@@ -22,7 +22,7 @@ import time
 
 import psutil
 import pytest
-from submissions import read, solutions, submission
+from submissions import assert_same_verdict, read, run_autograder, solutions, submission
 
 from booktools import grading
 from booktools.book import ROOT
@@ -32,6 +32,8 @@ pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
 PLANTED = "/tmp/planted-by-a-student"      # in the grader's /tmp, not the sandbox's own
 SLEEPER = "613"            # `sleep 613`: a process only the daemon attack starts
+# Far above a healthy cell or check, one core included; `make grade` and the autograder zip both use them.
+TIMEOUTS = grading.Timeouts(cell=60, question=30)
 
 OTHER_ANSWERS = {          # right, but not the site's code
     "Exercise 1.1": "def poly(x, coef):\n    x = np.asarray(x, dtype=float)\n    out = np.zeros_like(x)\n"
@@ -142,7 +144,7 @@ def graded_class(built_notebooks, student, tmp_path_factory, listener):
 
     out = tmp_path / "graded"
     command = [sys.executable, "-m", "booktools.gradebook", str(submissions), "--out", str(out), "--jobs", "2",
-               "--cell-timeout", "60", "--question-timeout", "30"]      # far above a healthy cell, one core included
+               *(f"--{name}-timeout={limit:g}" for name, limit in vars(TIMEOUTS).items())]
     start = time.perf_counter()
     run = subprocess.run(command, capture_output=True, text=True, timeout=900)
     seconds = time.perf_counter() - start
@@ -212,46 +214,30 @@ def test_grading_the_class_again_reuses_every_grade_and_applies_the_roster_and_o
 
 
 # Gradescope runs the autograder zip's run_autograder, which runs this project's grader
-# (booktools.gradescope): the same verdicts as `make grade` on honest work and on attacks
-# that Otter's own runner scores 2 of 7 (a stubbed comparison) or crashes on (a forged
-# serializer). Run here as Gradescope would: the zip unpacked in source/, the notebook in
-# submission/, results read from results/results.json.
-ON_GRADESCOPE = ["site-answers", "other-answers", "unanswered", "wrong-poly", "stubs-numpys-comparison",
-                 "forges-the-serializer", "hides-the-stub-in-exec", "rebinds-print"]
-
-
+# (booktools.gradescope): the same verdicts as `make grade` on every submission of the
+# class, honest work and attacks alike, among them those that Otter's own runner scores 2 of
+# 7 (a stubbed comparison) or crashes on (a forged serializer), and the file that is not a
+# notebook. Each is run as Gradescope would (submissions.run_autograder).
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory):
     from booktools.assignments import autograder_bundle
     from booktools.notebooks import binder_requirements
     return autograder_bundle("lectures/numpy", tmp_path_factory.mktemp("zip") / "numpy-autograder.zip",
-                             binder_requirements())
+                             binder_requirements(), timeouts=TIMEOUTS)
 
 
-def run_autograder(archive, notebook, root):
-    import shutil
-    import zipfile
-    for name in ("source", "submission", "results"):
-        (root / name).mkdir(parents=True)
-    with zipfile.ZipFile(archive) as z:
-        z.extractall(root / "source")
-    shutil.copy(notebook, root / "submission")
-    run = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
-                         timeout=600, env={**os.environ, "AUTOGRADER": str(root), "GRADER_PYTHON": sys.executable})
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads((root / "results" / "results.json").read_text())
-
-
-@pytest.mark.parametrize("name", ON_GRADESCOPE)
+@pytest.mark.parametrize("name", SUBMISSIONS)
 def test_gradescope_gives_the_same_verdict_as_make_grade(graded_class, autograder_zip, name, tmp_path):
-    local = json.loads((graded_class["out"] / f"{name}.json").read_text())
-    remote = run_autograder(autograder_zip, graded_class["submissions"] / f"{name}.ipynb", tmp_path)
-    assert remote["score"] == local["total"] == graded_class["expected"][name][0]
-    assert [(t["name"], t["score"], t["max_score"], t["output"]) for t in remote["tests"]] == [
-        (f"{q['exercise']} ({q['label']})", q["earned"], q["points"], q["message"]) for q in local["questions"]]
-    for flag in local["flags"]:
-        assert flag["reason"] in remote["output"]
-    assert ("graded WITHOUT a sandbox" in remote["output"]) == (not local["sandboxed"])
+    results = run_autograder(autograder_zip, graded_class["submissions"] / f"{name}.ipynb", tmp_path)
+    assert results["score"] == graded_class["expected"][name][0]
+    assert_same_verdict(results, json.loads((graded_class["out"] / f"{name}.json").read_text()))
+
+
+def test_gradescope_refuses_the_file_that_is_not_a_notebook_as_make_grade_does(graded_class, autograder_zip,
+                                                                              tmp_path):
+    results = run_autograder(autograder_zip, graded_class["submissions"] / "not-a-notebook.ipynb", tmp_path)
+    error = graded_class["table"]["not-a-notebook"]["error"]
+    assert results["score"] == 0 and results["tests"] == [] and error in results["output"], (results, error)
 
 
 def test_the_zip_is_still_a_valid_otter_autograder(graded_class, autograder_zip, tmp_path):

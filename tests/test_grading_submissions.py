@@ -1,23 +1,26 @@
 """Grading an unanswered notebook (`make grade`, the command line): 0 points, with a line
-per question. The submissions are the student notebooks of `make student` without the
+per question; and the lecture's autograder zip (`make assignments`), run as Gradescope
+runs it, says the same of it. The submissions are the student notebooks of `make student` without the
 lecture's own cells (`submissions.exercises_only`), so each costs a kernel's start. Answered
 notebooks, whole, are graded in the Colab-like run (tests/test_colab_run.py); bad answers
 in tests/test_grading_bad_answers.py."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from submissions import submission
+from submissions import assert_same_verdict, run_autograder, submission
 
 from booktools import grading
 from booktools.book import lectures
+from booktools.layout import ASSIGNMENTS
 
 pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("doc", lectures())
-def test_the_unanswered_notebook_scores_zero_with_a_line_per_question(doc, student, tmp_path):
+def test_the_unanswered_notebook_scores_zero_with_a_line_per_question_here_and_on_gradescope(doc, student, tmp_path):
     path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc)
     out = tmp_path / "result.json"
     run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--out", str(out)],
@@ -30,3 +33,5 @@ def test_the_unanswered_notebook_scores_zero_with_a_line_per_question(doc, stude
     for row in result["questions"]:
         assert f"{row['exercise']} ({row['label']}): 0 / {row['points']:g}" in run.stdout
     assert f"total: 0 / {result['max']:g}" in run.stdout
+    results = run_autograder(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", path, tmp_path / "gradescope")
+    assert_same_verdict(results, result)

@@ -5,8 +5,9 @@ For every lecture, in a fresh Python of its own (a lecture's settings, such as J
 trusted names are computed as the grader computes them (`grading.trusted_namespace`),
 the site's solutions run in order, and each check passes on them, which shows that the
 harness can pass. Then each answer below replaces its exercise's solution: a wrong one
-must fail that exercise's check, with the message given; a right one written another way
-(message None) must pass it. Through the sandboxed grader, the wrong methods cost their
+must fail that exercise's check, with the message given and without the site's recorded
+answer in it (a failure says what is wrong, not what is right); a right one written another
+way (message None) must pass it. Through the sandboxed grader, the wrong methods cost their
 question too: tests/test_grading_bad_answers.py.
 """
 import itertools
@@ -214,6 +215,7 @@ WRONG = {
 HARNESS = r'''
 import contextlib, io, json, sys
 from booktools import grading
+from booktools.lecture_source import top_level_names
 doc, wrong = sys.argv[1], json.loads(sys.argv[2])
 namespace, problems = grading.trusted_namespace(doc)
 assert not problems, problems
@@ -227,11 +229,15 @@ def verdict(env, check):
         return f"{type(error).__name__}: {error}"[:300] or "failed"
     return ""
 
-env, found = dict(namespace), {}
+env, found, keys = dict(namespace), {}, {}
 for label, code in grading.solution_code(doc).items():
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(code, f"<solution {label}>", "exec"), env)
     found[label] = verdict(dict(env), checks[label])
+    # The site's recorded answers (tuples, lists, dicts: predictions), as Python prints them.
+    keys[label] = [repr(env[name]) for name in sorted(top_level_names(code))
+                   if isinstance(env.get(name), (tuple, list, dict))]
+found["answer keys"] = keys
 for label, cases in wrong.items():
     for case, code in cases.items():
         answer = dict(env)
@@ -268,6 +274,9 @@ def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc):
                 continue
             assert verdict != "PASSED", f"{label}: the check passes the wrong answer '{case}'"
             assert message in verdict, f"{label} '{case}': failed, but not as expected: {verdict}"
+            # A failure tells the student what is wrong, never the answer itself.
+            told = [key for key in found["answer keys"][label] if key in verdict]
+            assert not told, f"{label} '{case}': the failure gives the answer away: {verdict}"
 
 
 def alternatives(variant):

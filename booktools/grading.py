@@ -597,11 +597,12 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
 
 
 def _names(pids):
-    """What processes are (their command names), for a note."""
+    """What processes are (their command names and states), for a note."""
     import psutil
     for pid in pids:
         try:
-            yield " ".join(psutil.Process(pid).cmdline()[:3])[:60] or psutil.Process(pid).name()
+            process = psutil.Process(pid)
+            yield (" ".join(process.cmdline()[:3])[:60] or process.name()) + f", {process.status()}"
         except psutil.Error:
             yield "gone"
 

@@ -213,12 +213,16 @@ def submission(path, student, doc, answers=None, lecture=False):
     return path
 
 
-def run_autograder(archive, notebook, root, env=None):
+def run_autograder(archive, notebook, root, env=None, metadata=None):
     """Gradescope's results.json for `notebook` graded by the autograder zip `archive`, run
     as Gradescope runs it (in `root`: the zip unpacked in source/, the notebook alone in
-    submission/, the results read from results/), with this Python as the grader's."""
+    submission/, Gradescope's `metadata` of the submission, if any, in
+    submission_metadata.json, the results read from results/), with this Python as the
+    grader's."""
     for name in ("source", "submission", "results"):
         (root / name).mkdir(parents=True)
+    if metadata is not None:
+        (root / "submission_metadata.json").write_text(json.dumps(metadata))
     with zipfile.ZipFile(archive) as z:
         z.extractall(root / "source")
     shutil.copy(notebook, root / "submission")

@@ -236,7 +236,8 @@ def test_gradescope_gives_the_same_verdict_as_make_grade(graded_class, autograde
 def test_gradescope_refuses_the_file_that_is_not_a_notebook_as_make_grade_does(graded_class, autograder_zip,
                                                                               tmp_path):
     results = run_autograder(autograder_zip, graded_class["submissions"] / "not-a-notebook.ipynb", tmp_path)
-    error = graded_class["table"]["not-a-notebook"]["error"]
+    error = graded_class["table"]["not-a-notebook"]["error"].partition("not-a-notebook.ipynb")[2]   # after its path
+    assert "is not a Jupyter notebook" in error
     assert results["score"] == 0 and results["tests"] == [] and error in results["output"], (results, error)
 
 

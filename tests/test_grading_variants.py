@@ -7,7 +7,8 @@ Five students on a roster each get the numpy assignment with their own values (t
 values: full marks. Each notebook answered with the next student's answers (values
 written into the code, as a student copying from another would have them) loses
 points. A notebook of another student handed in as one's own is flagged, and graded
-against its student's values."""
+against its student's values. On Gradescope (the autograder zip, carrying the seed, run on
+a submission whose metadata names its submitter), each gets the same verdict."""
 import csv
 import json
 import os
@@ -17,10 +18,11 @@ import zipfile
 
 import nbformat
 import pytest
-from submissions import answered, exercises_only, read, solutions, variant_answer
+from submissions import answered, assert_same_verdict, exercises_only, read, run_autograder, solutions, variant_answer
 
 from booktools import assignments, grading, variants
 from booktools.book import ROOT
+from booktools.notebooks import binder_requirements
 from booktools.sandbox import why_not_sandboxed
 
 pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
@@ -64,7 +66,9 @@ def demo(tmp_path_factory, student, built_notebooks):
     results = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
     with open(out / "gradebook.csv", newline="") as f:
         table = {row["student"]: row for row in csv.DictReader(f)}
-    return notebooks, results, table, run.stdout
+    for row in table.values():          # the demo class's gradebook, for the record (pytest -rP shows it)
+        print(f"{row['student']:28} {row['total']:>4} / {row['max']:<4} {row['variant']:6} {row['flags']}")
+    return notebooks, results, table, submissions
 
 
 def test_five_students_get_five_different_variants_recorded_in_their_notebooks(demo):
@@ -107,3 +111,16 @@ def test_another_students_notebook_is_flagged_and_graded_against_the_students_ow
     assert "carries the exercises' values of ben, not ana's" in result.flags[0].reason
     assert result.variant == "ana" and result.total < result.possible
     assert "values of ben" in table["ana_bens_notebook"]["flags"]
+
+
+@pytest.mark.parametrize("name", ["ana_own", "ana_with_bens_answers", "ana_bens_notebook"])
+def test_gradescope_grades_each_as_its_submitter_with_the_same_verdict(demo, tmp_path, name):
+    """The autograder zip `make assignments ROSTER= VARIANT_SEED=` writes, run as Gradescope
+    runs it, with ana as the submitter (her SID, the roster's id): her own values, whoever's
+    notebook it is; the same points, flags and notes as `make grade`."""
+    _, results, _, submissions = demo
+    archive = assignments.autograder_bundle(DOC, tmp_path / "numpy-autograder.zip", binder_requirements(), SEED)
+    found = run_autograder(archive, submissions / f"{name}.ipynb", tmp_path / "gradescope",
+                           metadata={"users": [{"sid": "ana", "email": "ana@example.edu", "name": "Ana"}]})
+    assert_same_verdict(found, results[name])
+    assert "graded against the exercises' values of ana" in found["output"]

@@ -226,9 +226,10 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
         assert f"{row['exercise']} ({row['label']}): {row['points'] - row['by_hand']:g} / {row['points']:g}" \
             in run.stdout
     # The lecture's autograder zip (`make assignments`), run as Gradescope runs it, with the
-    # grader's own kernel: the same verdict.
+    # grader's own kernel: the same verdict. (What the grader installed into the Colab-like
+    # kernel's Python before grading, a note, Gradescope's kernel never needs.)
     results = run_autograder(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", path, tmp_path / "gradescope")
-    assert_same_verdict(results, result)
+    assert_same_verdict(results, result, unlike_kernel="before grading, into the kernel's Python")
 
 
 def test_setup_cells_installed_the_rest_and_left_numpy_numba_jax_alone(colab, tmp_path):

@@ -34,6 +34,7 @@ import argparse
 import concurrent.futures
 import csv
 import hashlib
+import html
 import json
 import multiprocessing
 import os
@@ -311,10 +312,11 @@ class Override:
     reason: str
 
 
-def _read_points(path, text, required_text, skip_blank=False):
-    """(student, question, points, the `text` column) of each row of an instructor's CSV:
-    the columns student, question (its label), points and `text` (needed on every row if
-    `required_text`); a row without points is skipped if `skip_blank`, else refused."""
+def _read_points(path, text, required_text, skip_blank=False, optional=()):
+    """(student, question, points, the `text` column, then each `optional` column's or "")
+    of each row of an instructor's CSV: the columns student, question (its label), points
+    and `text` (needed on every row if `required_text`); a row without points is skipped if
+    `skip_blank`, else refused."""
     columns = ["student", "question", "points", text]
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
@@ -332,7 +334,8 @@ def _read_points(path, text, required_text, skip_blank=False):
                 raise GradebookError(f"{path}, line {line}: points {row['points']!r} is not a number") from None
             if required_text and not (row[text] or "").strip():
                 raise GradebookError(f"{path}, line {line}: an override needs a reason")
-            found.append((row["student"].strip(), row["question"].strip(), points, (row[text] or "").strip()))
+            found.append((row["student"].strip(), row["question"].strip(), points, (row[text] or "").strip(),
+                          *((row.get(column) or "").strip() for column in optional)))
     return found
 
 
@@ -359,10 +362,8 @@ def read_marks(path):
     writes: CSV with the columns student, question, points, comment, and optionally sha256
     (the rows of to-mark.csv, filled in: rows still without points are skipped, other
     columns ignored). A mark with a sha256 marks that submission only."""
-    with open(path, newline="") as f:
-        hashes = [(row.get("sha256") or "").strip() for row in csv.DictReader(f) if (row.get("points") or "").strip()]
-    rows = _read_points(path, "comment", required_text=False, skip_blank=True)
-    return [Mark(*row, sha256=digest) for row, digest in zip(rows, hashes)]
+    return [Mark(*row) for row in _read_points(path, "comment", required_text=False, skip_blank=True,
+                                               optional=("sha256",))]
 
 
 def _exercise_cells(nb, exercise):
@@ -393,7 +394,6 @@ def _text(value):
 def answer_page(nb, student, q):
     """A page showing the student's cells on question `q` (a QuestionResult) for marking:
     text as written, code, and its outputs, figures included."""
-    import html
     parts = [f"<h1>{html.escape(student)}: {html.escape(q.exercise)} ({html.escape(q.label)})</h1>",
              f"<p>To mark by hand: {q.by_hand:g} of its {q.points:g} points. The grader gave the rest "
              f"{q.earned:g}{': ' + html.escape(q.message) if q.message else ''}.</p>"]
@@ -442,8 +442,8 @@ def export_for_marking(rows, out, marks=()):
                 nb = nbformat.read(out / RAN / f"{row['student']}.ipynb", as_version=4)
                 text = answer_page(nb, row["student"], q)
             except Exception as error:      # a notebook the page cannot show: say so, and go on
-                text = f"<p>This submission's cells could not be shown ({html_escape(type(error).__name__)}): " \
-                       f"open {html_escape(row['notebook'])} itself.</p>"
+                text = f"<p>This submission's cells could not be shown ({html.escape(type(error).__name__)}): " \
+                       f"open {html.escape(str(row['notebook']))} itself.</p>"
             page.write_text(text, encoding="utf-8")
             left.append([row["student"], q.label, "", "", row.get("sha256", ""), str(page.relative_to(out))])
     with open(out / "to-mark.csv", "w", newline="") as f:
@@ -451,11 +451,6 @@ def export_for_marking(rows, out, marks=()):
         writer.writerow(["student", "question", "points", "comment", "sha256", "answer"])
         writer.writerows(left)
     return len(left)
-
-
-def html_escape(text):
-    import html
-    return html.escape(str(text))
 
 
 def _on_roster(name, ids):

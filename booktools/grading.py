@@ -483,11 +483,8 @@ def examine(path, lecture=None, other_checks=False, student=None, seed=None):
     owner = _exercise_of_cells(nb)
     recorded = stamp(nb).get("variants")
     known = own_code(doc) | variants.cell_sources(doc, values)
-    if _well_formed(recorded, values):
-        try:
-            known |= variants.cell_sources(doc, recorded)
-        except TypeError:                    # values no variant could have: its cells are the student's
-            pass
+    if _well_formed(recorded, values):       # else values no variant could have: its cells are the student's
+        known |= variants.cell_sources(doc, recorded)
     theirs = [(i, c) for i, c in code_cells if c.source.strip() not in known]
     flags = [Flag(theirs[position][0], owner.get(theirs[position][0]), reason)
              for position, reason in tampering.scan([c.source for _, c in theirs], [c.source for _, c in code_cells])]
@@ -496,10 +493,11 @@ def examine(path, lecture=None, other_checks=False, student=None, seed=None):
 
 
 def _well_formed(recorded, values):
-    """Whether a notebook's recorded values have the shape of `values` (a value each)."""
+    """Whether a notebook's recorded values have the shape of `values` (a value each, one a
+    variant can have)."""
     return isinstance(recorded, dict) and all(
         isinstance(recorded.get(label), dict) and set(recorded[label]) == set(by_name)
-        and all(isinstance(v, (str, int, float, bool, list)) for v in recorded[label].values())
+        and all(variants.is_value(v) for v in recorded[label].values())
         for label, by_name in values.items())
 
 

@@ -39,6 +39,14 @@ def literal(value):
     raise TypeError(f"a variant's value must be a string, number, boolean or list, not {value!r}")
 
 
+def is_value(value):
+    """Whether `value` is one a variant can have (what `literal` writes): a string, number,
+    boolean or None, or a list of those, at any depth."""
+    if isinstance(value, list):
+        return all(is_value(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
 def python_value(value):
     """The value as the cell's code binds it (lists become tuples)."""
     return tuple(python_value(v) for v in value) if isinstance(value, list) else value

@@ -1,6 +1,8 @@
 """Fixtures for the site's tests. Helpers live in the booktools package, not here."""
 import importlib
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -63,6 +65,29 @@ def student():
     if not (STUDENT / "html" / "index.html").exists() or not (STUDENT / "notebooks").is_dir():
         pytest.fail(f"no student edition in {STUDENT}: run `make student` first (`make test` does)")
     return STUDENT
+
+
+@pytest.fixture(scope="module")
+def listener():
+    """A loopback server that counts the connections it is offered: (its port, the
+    connections). The graders' attack suites (tests/test_grading_hostile.py, _rootless.py)
+    check that no submission reaches it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    seen, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                seen.append(server.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], seen
+    stop.set()
+    thread.join()
+    server.close()
 
 
 # What the suite costs against what executing the lectures costs, in the same run: a figure

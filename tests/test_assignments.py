@@ -52,11 +52,13 @@ def test_autograder_holds_one_test_per_exercise_and_the_pinned_runtime(doc):
 @pytest.mark.parametrize("doc", LECTURES)
 def test_the_autograder_runs_the_projects_grader_from_the_copy_it_carries(doc):
     """Gradescope runs run_autograder: this project's grader (booktools.gradescope) from
-    the zip's grader/, the same files as this checkout's (tests/test_grading_hostile.py
-    runs it and compares its verdicts with `make grade`'s)."""
+    the zip's grader/, the same files as this checkout's, with `make grade`'s timeouts
+    (the grading tests run it and compare its verdicts with `make grade`'s)."""
     with zipfile.ZipFile(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip") as archive:
         run = archive.read("run_autograder").decode()
         assert "-m booktools.gradescope" in run and f"--lecture {doc}" in run
+        for name, limit in vars(grading.Timeouts()).items():
+            assert f"--{name}-timeout {float(limit)!r}" in run, name
         assert archive.getinfo("run_autograder").external_attr >> 16 == 0o755
         for path in ("booktools/grading.py", "booktools/remote.py", "booktools/sandbox.py", f"{doc}.md",
                      "lectures/lecture_tools.py", "requirements.txt"):

@@ -215,8 +215,8 @@ WRONG = {
 HARNESS = r'''
 import contextlib, io, json, sys
 from booktools import grading
-from booktools.lecture_source import top_level_names
 doc, wrong = sys.argv[1], json.loads(sys.argv[2])
+students = grading.student_names(doc)
 namespace, problems = grading.trusted_namespace(doc)
 assert not problems, problems
 checks = {q.label: q.check for q in grading.questions(doc)}
@@ -234,9 +234,9 @@ for label, code in grading.solution_code(doc).items():
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(code, f"<solution {label}>", "exec"), env)
     found[label] = verdict(dict(env), checks[label])
-    # The site's recorded answers (tuples, lists, dicts: predictions), as Python prints them.
-    keys[label] = [repr(env[name]) for name in sorted(top_level_names(code))
-                   if isinstance(env.get(name), (tuple, list, dict))]
+    # The site's recorded answers the check reads (tuples, lists, dicts: predictions), as
+    # Python prints them (the static rule, tests/test_lecture_sources.py, covers the rest).
+    keys[label] = [repr(env[name]) for name in students[label] if isinstance(env.get(name), (tuple, list, dict))]
 found["answer keys"] = keys
 for label, cases in wrong.items():
     for case, code in cases.items():

@@ -1,13 +1,13 @@
-"""The grader's sandbox without root (booktools.sandbox, mode "user namespace"): a class of
-attacks on the machine and on other processes, graded by `booktools.gradebook` run as an
-ordinary user (nobody), scores as it does under root, and nothing it starts outlives it.
+"""The grader's sandbox without root (booktools.sandbox, mode "user namespace"): the hostile
+class, graded by `booktools.gradebook` run as an ordinary user (nobody), scores as it does
+under root; nothing it starts outlives it, writes outside or reaches the network.
 
 Run as root (as `make test` is), the grader is started as nobody in a mount namespace
 where the root-only folders it needs to read (a Python installed under /root, say) are
-shown read-only; run as anyone else, it is started as is. The attacks are those of
-tests/test_grading_hostile.py that reach for the machine or other processes; the ones
-on the grader's machinery (rebinding print, json, numpy) do not depend on the sandbox.
-The submissions and results live in a world-writable folder of their own."""
+shown read-only; run as anyone else, it is started as is. The attacks are all those of
+tests/test_grading_hostile.py: on the machine and on other processes, which the sandbox
+stops, and on the grader's machinery (rebinding print, json, numpy), which it flags as it
+does under root. The submissions and results live in a world-writable folder of their own."""
 import csv
 import json
 import os
@@ -28,8 +28,7 @@ from booktools.sandbox import sandbox_mode
 
 pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
-ATTACKS = ["kills the grader", "leaves a daemon", "fork bomb", "forks a sleeper", "memory bomb",
-           "reads other submissions", "reads the lecture's source", "writes outside its folder", "floods the output"]
+ATTACKS = list(attacks(ROOT, ROOT, 0))
 NOBODY = 65534
 
 
@@ -53,7 +52,7 @@ def as_nobody(command, home):
 
 
 @pytest.fixture(scope="module")
-def rootless_class(built_notebooks, student):
+def rootless_class(built_notebooks, student, listener):
     mode, why = sandbox_mode()
     assert why is None, f"these tests need the sandbox: {why}"
     work = Path(tempfile.mkdtemp(prefix="rootless-"))
@@ -63,10 +62,11 @@ def rootless_class(built_notebooks, student):
         site = solutions(read(built_notebooks, "lectures/numpy"))
         books = {"site-answers": site, "unanswered": {}}
         expected = {"site-answers": (FULL, ""), "unanswered": (0, "")}
-        for name, (code, total, said) in attacks(work / "outside", work / "submissions", 9).items():
-            if name in ATTACKS:
-                books[slug(name)] = {**site, "Exercise 1.1": code + "\n\n" + site["Exercise 1.1"]}
-                expected[slug(name)] = (total, said)
+        port, connections = listener
+        for name, (code, total, said) in attacks(work / "outside", work / "submissions", port).items():
+            answer = code if "def poly" in code else code + "\n\n" + site["Exercise 1.1"]
+            books[slug(name)] = {**site, "Exercise 1.1": answer}
+            expected[slug(name)] = (total, said)
         for name, answers in books.items():
             submission(work / "submissions" / f"{name}.ipynb", student, "lectures/numpy", answers)
         for path in [work, *work.rglob("*")]:
@@ -76,7 +76,8 @@ def rootless_class(built_notebooks, student):
                             work / "home")
         run = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        yield {"run": run, "out": work / "graded", "outside": work / "outside", "expected": expected}
+        yield {"run": run, "out": work / "graded", "outside": work / "outside", "expected": expected,
+               "connections": connections}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -98,9 +99,12 @@ def test_each_submission_scores_as_it_does_under_root(rootless_class, name):
     assert not any("outlived" in note for note in result["notes"]), result["notes"]
     if name in ("site-answers", "unanswered", "memory-bomb") or total == FULL:
         assert not result["flags"], result["flags"]
+    if total == 0 and name != "unanswered":         # an attack on the machinery: flagged, as under root
+        assert result["flags"] or "ignored the interrupt" in told, (name, result)
 
 
-def test_nothing_it_started_outlives_it_or_wrote_outside(rootless_class):
+def test_nothing_it_started_outlives_it_wrote_outside_or_reached_the_network(rootless_class):
+    assert rootless_class["connections"] == [], "a submission reached the grader's loopback"
     assert list(rootless_class["outside"].iterdir()) == [] and not os.path.exists(PLANTED)
     sleepers = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", SLEEPER]]
     for p in sleepers:

@@ -113,14 +113,20 @@ def test_another_students_notebook_is_flagged_and_graded_against_the_students_ow
     assert "values of ben" in table["ana_bens_notebook"]["flags"]
 
 
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory):
+    """The numpy autograder zip as `make assignments ROSTER= VARIANT_SEED=` writes it."""
+    return assignments.autograder_bundle(DOC, tmp_path_factory.mktemp("zip") / "numpy-autograder.zip",
+                                         binder_requirements(), SEED)
+
+
 @pytest.mark.parametrize("name", ["ana_own", "ana_with_bens_answers", "ana_bens_notebook"])
-def test_gradescope_grades_each_as_its_submitter_with_the_same_verdict(demo, tmp_path, name):
+def test_gradescope_grades_each_as_its_submitter_with_the_same_verdict(demo, autograder_zip, tmp_path, name):
     """The autograder zip `make assignments ROSTER= VARIANT_SEED=` writes, run as Gradescope
     runs it, with ana as the submitter (her SID, the roster's id): her own values, whoever's
     notebook it is; the same points, flags and notes as `make grade`."""
     _, results, _, submissions = demo
-    archive = assignments.autograder_bundle(DOC, tmp_path / "numpy-autograder.zip", binder_requirements(), SEED)
-    found = run_autograder(archive, submissions / f"{name}.ipynb", tmp_path / "gradescope",
+    found = run_autograder(autograder_zip, submissions / f"{name}.ipynb", tmp_path / "gradescope",
                            metadata={"users": [{"sid": "ana", "email": "ana@example.edu", "name": "Ana"}]})
     assert_same_verdict(found, results[name])
     assert "graded against the exercises' values of ana" in found["output"]

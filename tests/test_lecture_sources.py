@@ -802,3 +802,51 @@ def test_the_source_without_checks_drops_each_exercises_check_and_nothing_else(d
     dropped = len(text.splitlines()) - len(stripped.splitlines())
     assert dropped == sum(len(s.check_lines) for s in solved) and (dropped > 0) == bool(solved)
     assert all(s.check.strip() not in stripped for s in solved if s.check)
+
+
+def names_a_failure_tells(check, allowed):
+    """The names an assert message of `check` interpolates beyond `allowed` and what the
+    check binds as loop variables (or inside the message itself): where a message may
+    print a value computed from the truth."""
+    import builtins
+    tree = ast.parse(check)
+    loops = {n.id for node in ast.walk(tree) if isinstance(node, (ast.For, ast.comprehension))
+             for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    told = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            inner = {n.id for part in ast.walk(node.msg) if isinstance(part, ast.comprehension)
+                     for n in ast.walk(part.target) if isinstance(n, ast.Name)}
+            told |= {n.id for n in ast.walk(node.msg) if isinstance(n, ast.Name)} - inner
+    return sorted(told - set(allowed) - loops - set(dir(builtins)))
+
+
+def _recorded_data(solution):
+    """The names a solution assigns at its top level (data, such as a prediction; not a def)."""
+    return {n.id for node in ast.parse(solution).body if isinstance(node, (ast.Assign, ast.AnnAssign))
+            for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+@pytest.mark.parametrize("doc", lectures(), ids=lambda d: d.split("/")[-1])
+def test_a_failing_check_of_recorded_data_never_prints_the_answer(doc):
+    """Where an exercise is answered with data (a prediction, a count), a failing check says
+    what to look at and never what the answer is: its messages may show the student's own
+    names and the exercise's variant values, nothing the check computed (on Gradescope a
+    student reads every message; a leaked answer is a free resubmission). A function's
+    expected value at a test input may be shown: it does not write the function."""
+    from booktools import grading, variants
+    own, values, solutions = grading.student_names(doc), variants.variants(doc), grading.solution_code(doc)
+    told = {}
+    for q in grading.questions(doc):
+        if set(own[q.label]) & _recorded_data(solutions[q.label]):
+            allowed = set(own[q.label]) | (set(values[q.label].alternatives) if q.label in values else set())
+            if found := names_a_failure_tells(q.check, allowed):
+                told[q.label] = found
+    assert not told, f"these check messages print what the check computed, maybe the answer: {told}"
+
+
+def test_a_planted_message_printing_the_truth_is_found_and_the_students_own_value_is_not():
+    check = ("truth = frozen_run(factors)\n"
+             "for n in sizes:\n    assert per_point[n] > 0, f'per_point[{n}] is {per_point[n]}'\n"
+             "assert scale_predictions == truth, f'{scale_predictions} for {factors}: run it to see {truth}'")
+    assert names_a_failure_tells(check, {"per_point", "scale_predictions", "factors"}) == ["truth"]

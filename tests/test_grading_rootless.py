@@ -6,8 +6,8 @@ Run as root (as `make test` is), the grader is started as nobody in a mount name
 where the root-only folders it needs to read (a Python installed under /root, say) are
 shown read-only; run as anyone else, it is started as is. The attacks are all those of
 tests/test_grading_hostile.py: on the machine and on other processes, which the sandbox
-stops, and on the grader's machinery (rebinding print, json, numpy), which it flags as it
-does under root. The submissions and results live in a world-writable folder of their own."""
+stops, and on the grader's machinery (rebinding print, json, numpy), which score 0 as
+they do under root, each question saying why. The submissions and results live in a world-writable folder of their own."""
 import csv
 import json
 import os
@@ -99,8 +99,8 @@ def test_each_submission_scores_as_it_does_under_root(rootless_class, name):
     assert not any("outlived" in note for note in result["notes"]), result["notes"]
     if name in ("site-answers", "unanswered", "memory-bomb") or total == FULL:
         assert not result["flags"], result["flags"]
-    if total == 0 and name != "unanswered":         # an attack on the machinery: flagged, as under root
-        assert result["flags"] or "ignored the interrupt" in told, (name, result)
+    if total == 0 and name != "unanswered":         # as under root: each question says why it scored 0
+        assert all(q["message"] for q in result["questions"]), (name, result)
 
 
 def test_nothing_it_started_outlives_it_wrote_outside_or_reached_the_network(rootless_class):

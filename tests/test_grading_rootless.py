@@ -7,7 +7,8 @@ where the root-only folders it needs to read (a Python installed under /root, sa
 shown read-only; run as anyone else, it is started as is. The attacks are all those of
 tests/test_grading_hostile.py: on the machine and on other processes, which the sandbox
 stops, and on the grader's machinery (rebinding print, json, numpy), which score 0 as
-they do under root, each question saying why. The submissions and results live in a world-writable folder of their own."""
+they do under root, each question saying why. The submissions and results live in a
+world-writable folder of their own."""
 import csv
 import json
 import os

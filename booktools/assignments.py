@@ -289,8 +289,7 @@ def autograder_bundle(doc, output, requirements, seed="", timeouts=grading.Timeo
     extra = extra_exercises(doc)
     run = RUN_AUTOGRADER.format(version=shlex.quote(grading.site_version()), doc=shlex.quote(doc),
                                 seed=shlex.quote(seed), extra="extra" if extra else "''",
-                                timeouts=" ".join(f"--{name}-timeout {float(limit)!r}"
-                                                  for name, limit in vars(timeouts).items()))
+                                timeouts=" ".join(timeouts.as_arguments()))
     members.append(("run_autograder", run.encode()))
     grader = sorted({path for pattern in GRADER_FILES for path in ROOT.glob(pattern)
                      if "__pycache__" not in path.parts})

@@ -92,6 +92,10 @@ class Timeouts:
             parser.add_argument(f"--{name}-timeout", type=float, default=default,
                                 help=f"{cls.HELP[name]} (default {default:g})")
 
+    def as_arguments(self):
+        """These timeouts as the command line options `add_arguments` reads, exactly."""
+        return [option for name, limit in vars(self).items() for option in (f"--{name}-timeout", repr(float(limit)))]
+
     @classmethod
     def from_arguments(cls, args):
         return cls(**{name: getattr(args, f"{name}_timeout") for name in vars(cls())})

@@ -1,7 +1,8 @@
 """Each exercise's hidden check fails on a plausible wrong answer and on the wrong method.
 
-For every lecture, in a fresh Python of its own (a lecture's settings, such as JAX's
-64-bit mode or its number of CPU devices, must not leak into another's): the lecture's
+For every lecture, in one fresh Python of its own that both tests read (a lecture's
+settings, such as JAX's 64-bit mode or its number of CPU devices, must not leak into
+another's): the lecture's
 trusted names are computed as the grader computes them (`grading.trusted_namespace`),
 the site's solutions run in order, and each check passes on them, which shows that the
 harness can pass. Then each answer below replaces its exercise's solution: a wrong one
@@ -10,6 +11,7 @@ answer in it (a failure says what is wrong, not what is right); a right one writ
 way (message None) must pass it. Through the sandboxed grader, the wrong methods cost their
 question too: tests/test_grading_bad_answers.py.
 """
+import functools
 import itertools
 import json
 import subprocess
@@ -248,7 +250,7 @@ for label, cases in wrong.items():
 # after it, with those values in place of the site's (as the student's notebook and the
 # grader have them).
 from booktools.variants import python_value
-for case, (values, code) in (json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}).items():
+for case, (values, code) in json.loads(sys.argv[3]).items():
     answer = {**env, **{name: python_value(v) for name, v in values.items()}}
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(code, f"<{case}>", "exec"), answer)
@@ -257,13 +259,40 @@ print(json.dumps(found))
 '''
 
 
+def alternatives(variant):
+    """Every combination of a variant's values, as {name: value} (the site's first)."""
+    names = list(variant.alternatives)
+    return [dict(zip(names, combination)) for combination in itertools.product(*variant.alternatives.values())]
+
+
+def variant_cases(doc):
+    """{label/own k or label/site's k: [values, answer]}: for each exercise with a variant,
+    an answer to each combination of its values, and the site's answer to the others."""
+    solutions, cases = grading.solution_code(doc), {}
+    for label, variant in variants.variants(doc).items():
+        if label not in VARIANT_ANSWERS:
+            continue                        # the variant test below fails, naming it
+        for k, values in enumerate(alternatives(variant)):
+            cases[f"{label}/own {k}"] = [values, variant_answer(label, values)]
+            if k:
+                cases[f"{label}/site's {k}"] = [values, solutions[label]]
+    return cases
+
+
+@functools.cache
+def harness(doc):
+    """HARNESS run once for lecture `doc`, with its wrong answers and its variants' cases:
+    what both tests below read (the lecture's trusted names are computed once)."""
+    wrong = {label: {case: code for case, (code, _) in cases.items()} for label, cases in WRONG.get(doc, {}).items()}
+    run = subprocess.run([sys.executable, "-c", HARNESS, doc, json.dumps(wrong), json.dumps(variant_cases(doc))],
+                         cwd=ROOT / "lectures", capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("doc", list(WRONG), ids=lambda d: d.split("/")[-1])
 def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc):
-    wrong = {label: {case: code for case, (code, _) in cases.items()} for label, cases in WRONG[doc].items()}
-    run = subprocess.run([sys.executable, "-c", HARNESS, doc, json.dumps(wrong)], cwd=ROOT / "lectures",
-                         capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    found = json.loads(run.stdout.strip().splitlines()[-1])
+    found = harness(doc)
     for q in grading.questions(doc):
         assert found[q.label] == "", f"{q.label}: the site's own answer fails its check: {found[q.label]}"
     for label, cases in WRONG[doc].items():
@@ -279,29 +308,14 @@ def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc):
             assert not told, f"{label} '{case}': the failure gives the answer away: {verdict}"
 
 
-def alternatives(variant):
-    """Every combination of a variant's values, as {name: value} (the site's first)."""
-    names = list(variant.alternatives)
-    return [dict(zip(names, combination)) for combination in itertools.product(*variant.alternatives.values())]
-
-
 @pytest.mark.parametrize("doc", [d for d in lectures() if variants.variants(d)], ids=lambda d: d.split("/")[-1])
 def test_every_variant_passes_its_own_answer_and_most_fail_the_sites(doc):
     """For each exercise with a variant, each of its values: an answer to those values
     passes the check run with them, and the site's answer (to the site's values) fails
     at least half of the other values: the published key does not answer them."""
-    solutions = grading.solution_code(doc)
-    cases = {}
-    for label, variant in variants.variants(doc).items():
+    for label in variants.variants(doc):
         assert label in VARIANT_ANSWERS, f"{label}: tests/submissions.py needs an answer for any of its values"
-        for k, values in enumerate(alternatives(variant)):
-            cases[f"{label}/own {k}"] = [values, variant_answer(label, values)]
-            if k:
-                cases[f"{label}/site's {k}"] = [values, solutions[label]]
-    run = subprocess.run([sys.executable, "-c", HARNESS, doc, "{}", json.dumps(cases)], cwd=ROOT / "lectures",
-                         capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    found = json.loads(run.stdout.strip().splitlines()[-1])
+    found = harness(doc)
     for label, variant in variants.variants(doc).items():
         combinations = alternatives(variant)
         for k, values in enumerate(combinations):

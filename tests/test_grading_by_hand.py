@@ -9,7 +9,7 @@ import sys
 
 import nbformat
 import pytest
-from submissions import answered, read, solutions
+from submissions import read, solutions, submission
 
 from booktools import gradebook, grading, lecture_source
 from booktools.book import ROOT
@@ -93,11 +93,11 @@ def test_a_hand_marked_part_round_trips_through_the_gradebook(tmp_path, student,
     `make grade SUBMISSIONS=`: the part is exported with the text; the mark written back
     is in the gradebook of the next run, which grades nothing again."""
     site = solutions(read(built_notebooks, DOC))
-    nb = answered(read(student / "notebooks", DOC), site)          # with the lecture: its answers use it
+    path = submission(tmp_path / "in" / "ana.ipynb", student, DOC, site, lecture="needed")   # what its answers read
+    nb = nbformat.read(path, as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source == site["Exercise 5.2"])
     nb.cells.insert(at + 1, nbformat.v4.new_markdown_cell(EXPLANATION))
-    (tmp_path / "in").mkdir()
-    nbformat.write(nb, tmp_path / "in" / "ana.ipynb")
+    nbformat.write(nb, path)
     out = tmp_path / "graded"
     command = [sys.executable, "-m", "booktools.gradebook", str(tmp_path / "in"), "--out", str(out)]
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)

@@ -22,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 from submissions import read, solutions, submission
-from test_grading_hostile import FULL, PLANTED, SLEEPER, attacks, slug
+from test_grading_hostile import FULL, PLANTED, SLEEPER, TIMEOUTS, attacks, slug
 
 from booktools.book import ROOT
 from booktools.sandbox import sandbox_mode
@@ -73,7 +73,7 @@ def rootless_class(built_notebooks, student, listener):
         for path in [work, *work.rglob("*")]:
             os.chmod(path, 0o777 if path.is_dir() else 0o666)
         command = as_nobody([sys.executable, "-m", "booktools.gradebook", str(work / "submissions"), "--out",
-                             str(work / "graded"), "--jobs", "2", "--cell-timeout", "60", "--question-timeout", "30"],
+                             str(work / "graded"), "--jobs", "2", *TIMEOUTS.as_arguments()],
                             work / "home")
         run = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -24,8 +24,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from jupyter_cache import get_cache
-from jupyter_cache.base import CacheBundleIn
 from myst_nb.core.read import read_myst_markdown_notebook
 
 from booktools import lecture_source
@@ -98,6 +96,9 @@ def with_full_outputs(student_text, full_text, full_cache, name="lecture"):
 
 def reuse_outputs(dest, full_root=ROOT, full_build=BUILD):
     """Put every notebook page of the student book into its execution cache, with outputs."""
+    # Imported here, not at the top: the grader imports this module, and needs no cache.
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
     shutil.rmtree(dest / CACHE, ignore_errors=True)   # only what this edition's pages need
     student_cache = get_cache(str(dest / CACHE))
     full_cache = get_cache(str(full_build / CACHE.name))
@@ -111,6 +112,7 @@ def reuse_outputs(dest, full_root=ROOT, full_build=BUILD):
 def executed_pages(dest=STUDENT_BOOK):
     """The pages the student book's build executed (Jupyter Cache records every execution
     as a project notebook; the outputs put in by `reuse_outputs` are not)."""
+    from jupyter_cache import get_cache
     return sorted(record.uri for record in get_cache(str(Path(dest) / CACHE)).list_project_records())
 
 

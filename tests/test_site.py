@@ -325,3 +325,25 @@ def test_the_served_page_source_holds_no_exercise_check(built_html, doc):
     served = (built_html / "_sources" / f"{doc}.md").read_text(encoding="utf-8")
     assert served == lecture_source.without_checks(text)
     assert not any(q.check.strip() in served for q in grading.questions(doc))
+
+
+def test_building_again_serves_the_same_page_source(tmp_path):
+    """Sphinx copies a page's source to `_sources/` only when the page changed; the served
+    copy left by the first build must come out of a second one unchanged (stripping the
+    stripped copy would drop the next hidden cell too: it did, on a second `make html`)."""
+    from types import SimpleNamespace
+
+    from booktools.extensions.sources_without_checks import strip_checks
+    doc = "lectures/numpy"
+    text = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    assert lecture_source.without_checks(lecture_source.without_checks(text)) != lecture_source.without_checks(text)
+    (tmp_path / "src" / "lectures").mkdir(parents=True)
+    (tmp_path / "src" / f"{doc}.md").write_text(text, encoding="utf-8")
+    served = tmp_path / "out" / "_sources" / f"{doc}.md"
+    served.parent.mkdir(parents=True)
+    served.write_text(text, encoding="utf-8")                       # as Sphinx copies it
+    app = SimpleNamespace(outdir=str(tmp_path / "out"), srcdir=str(tmp_path / "src"),
+                          builder=SimpleNamespace(format="html"))
+    for _ in range(2):                                               # the first build, then one more
+        strip_checks(app, None)
+        assert served.read_text(encoding="utf-8") == lecture_source.without_checks(text)

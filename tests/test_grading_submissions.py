@@ -1,13 +1,13 @@
-"""Grading a half-answered notebook (`make grade`, the command line): its answered questions
-in full, each unanswered one 0 with a message, a line per question; and the lecture's
-autograder zip (`make assignments`), run as Gradescope runs it, says the same of it,
-question by question, right answers and missing ones alike.
+"""Grading by `make grade` (the command line), and by the lecture's autograder zip (`make
+assignments`) run as Gradescope runs it, which must say the same, question by question:
+an unanswered notebook scores 0 with a line per question, and the site's answers score
+in full.
 
 The submissions are the student notebooks of `make student` without the lecture's own cells
-(`submissions.exercises_only`) but for the part the answers read (`lecture="needed"`), so
-that each costs a kernel's start and that part, not the lecture's timings: the whole
-answered notebooks are graded once, in the Colab-like run (tests/test_colab_run.py); bad
-answers in tests/test_grading_bad_answers.py."""
+(`submissions.exercises_only`), answered ones with the part of it the answers read
+(`lecture="needed"`), so that each costs a kernel's start and that part, not the
+lecture's timings: the whole answered notebooks are graded once, in the Colab-like run
+(tests/test_colab_run.py); bad answers in tests/test_grading_bad_answers.py."""
 import json
 import subprocess
 import sys
@@ -23,28 +23,41 @@ from booktools.layout import ASSIGNMENTS
 pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("doc", lectures())
-def test_answered_questions_score_in_full_and_unanswered_ones_zero_here_and_on_gradescope(
-        doc, built_notebooks, student, tmp_path):
-    graded = grading.questions(doc)
-    key = solutions(read(built_notebooks, doc))
-    # The first half answered with the site's solutions (a later answer may read an earlier one's).
-    answered = {q.exercise: key[q.exercise] for q in graded[:(len(graded) + 1) // 2]}
-    assert len(answered) < len(graded), f"{doc}: one question or none; nothing is left unanswered"
-    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc, answered, lecture="needed")
-    out = tmp_path / "result.json"
+def graded(path):
+    """`make grade`'s verdict on `path` (its result's JSON) and what it printed."""
+    out = path.parent / "result.json"
     run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--out", str(out)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
-    result = json.loads(out.read_text())
-    assert result["lecture"] == doc and result["max"] > 0 and not result["flags"], result
-    assert [row["label"] for row in result["questions"]] == [q.label for q in graded]
+    return json.loads(out.read_text()), run.stdout
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_the_unanswered_notebook_scores_zero_with_a_line_per_question_here_and_on_gradescope(doc, student, tmp_path):
+    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc)
+    result, printed = graded(path)
+    assert result["lecture"] == doc and result["total"] == 0 and result["max"] > 0
+    assert [row["label"] for row in result["questions"]] == [q.label for q in grading.questions(doc)]
+    assert all(row["earned"] == 0 and row["message"] for row in result["questions"])
     for row in result["questions"]:
-        if row["exercise"] in answered:     # in full, but for the parts a person marks
-            assert row["earned"] == row["points"] - row["by_hand"], row
-        else:
-            assert row["earned"] == 0 and row["message"], row
-        assert f"{row['exercise']} ({row['label']}): {row['earned']:g} / {row['points']:g}" in run.stdout
-    assert f"total: {result['total']:g} / {result['max']:g}" in run.stdout
+        assert f"{row['exercise']} ({row['label']}): 0 / {row['points']:g}" in printed
+    assert f"total: 0 / {result['max']:g}" in printed
+    results = run_autograder(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", path, tmp_path / "gradescope")
+    assert_same_verdict(results, result)
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_the_sites_answers_score_in_full_here_and_on_gradescope(doc, built_notebooks, student, tmp_path):
+    """Every question answered with the site's solution, in a notebook that carries only
+    the lecture code those answers read: full marks but for the parts a person marks."""
+    answers = solutions(read(built_notebooks, doc))
+    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc, answers, lecture="needed")
+    result, printed = graded(path)
+    assert result["lecture"] == doc and result["max"] > 0 and not result["flags"], result
+    assert [row["label"] for row in result["questions"]] == [q.label for q in grading.questions(doc)]
+    for row in result["questions"]:
+        assert row["earned"] == row["points"] - row["by_hand"] and row["earned"] > 0, row
+        assert f"{row['exercise']} ({row['label']}): {row['earned']:g} / {row['points']:g}" in printed
+    assert f"total: {result['total']:g} / {result['max']:g}" in printed
     results = run_autograder(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", path, tmp_path / "gradescope")
     assert_same_verdict(results, result)

@@ -2,14 +2,14 @@
 
 For every lecture, in one fresh Python of its own that both tests read (a lecture's
 settings, such as JAX's 64-bit mode or its number of CPU devices, must not leak into
-another's): the lecture's
-trusted names are computed as the grader computes them (`grading.trusted_namespace`),
-the site's solutions run in order, and each check passes on them, which shows that the
-harness can pass. Then each answer below replaces its exercise's solution: a wrong one
-must fail that exercise's check, with the message given and without the site's recorded
-answer in it (a failure says what is wrong, not what is right); a right one written another
-way (message None) must pass it. Through the sandboxed grader, the wrong methods cost their
-question too: tests/test_grading_bad_answers.py.
+another's): the lecture's trusted names are computed as the grader computes them
+(`grading.trusted_namespace`), the site's solutions run in order, and each check passes
+on them, which shows that the harness can pass. Then each answer below replaces its
+exercise's solution: a wrong one must fail that exercise's check, with the message given
+and without the site's recorded answer in it (a failure says what is wrong, not what is
+right); a right one written another way (message None) must pass it. Through the
+sandboxed grader, the wrong methods cost their question too:
+tests/test_grading_bad_answers.py.
 """
 import functools
 import itertools

@@ -5,6 +5,7 @@ zip on one, to hold against `make grade`'s verdict.
 
     submission(folder, student, doc, answers, lecture=False)   # the path of the notebook written
                                       # (lecture: False, True or "needed")
+    lean(nb, doc, answers)            # answered, with only the lecture code the answers read
     variant_answer(label, values)     # a right answer to an exercise for one student's values
     run_autograder(zip, notebook, folder)                      # Gradescope's results.json
     assert_same_verdict(results, graded)                       # ... says what `make grade` said
@@ -212,6 +213,17 @@ def what_answers_read(doc, answers):
     return nbformat.v4.new_code_cell("\n\n".join(grading.needed_cells(grading.lecture_cells(doc), names)))
 
 
+def lean(nb, doc, answers):
+    """`nb` answered with `answers`, without the lecture's own cells but for one, before the
+    exercises, holding what the answers read of it (`what_answers_read`): a notebook whose
+    right answers score in full at the cost of that part, not of the whole lecture."""
+    nb = exercises_only(answered(nb, answers))
+    at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+              and c.source.startswith(EXERCISES_SECTION))
+    nb.cells.insert(at, what_answers_read(doc, answers))
+    return nb
+
+
 def submission(path, student, doc, answers=None, lecture=False):
     """Write to `path` the student notebook of `doc` (from the student edition `student`)
     with `answers` ({"Exercise 1.1": code}; none: unanswered). `lecture`: False, without
@@ -219,12 +231,10 @@ def submission(path, student, doc, answers=None, lecture=False):
     read of it, in one cell before the exercises (the site's answers then score in full at
     that part's cost). Returns `path`."""
     nb = answered(read(student / "notebooks", doc), answers or {})
-    if lecture is not True:
-        nb = exercises_only(nb)
     if lecture == "needed":
-        at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
-                  and c.source.startswith(EXERCISES_SECTION))
-        nb.cells.insert(at, what_answers_read(doc, answers))
+        nb = lean(nb, doc, answers or {})
+    elif lecture is not True:
+        nb = exercises_only(nb)
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path

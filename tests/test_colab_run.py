@@ -1,20 +1,25 @@
-"""A Colab-like run: each notebook a student receives, alone, in a fresh Python that has
-only what Colab ships (NumPy, Numba, JAX, Matplotlib and the Jupyter kernel), runs top to
-bottom.
+"""A Colab-like run: notebooks a student receives, alone, in a fresh Python that has only
+what Colab ships (NumPy, Numba, JAX, Matplotlib and the Jupyter kernel).
 
-For a lecture that is its assignment (`make assignments`: the student notebook, unzipped
-into an empty folder), with its empty answer cells filled in as a student hands it back
-(the site's solutions, one of them written differently), graded the way an instructor
-grades it: by `python -m booktools.grading` (`make grade`) with that Python as its
-kernel, which must give full marks. (The autograder zip's verdict on right answers is held
-against `make grade`'s on leaner notebooks: tests/test_grading_submissions.py.) Every other
-cell is the notebook as received. For
-the other notebook pages, the published notebook. Its setup cell must bring in the rest
-(quantecon, threadpoolctl), and its helper cells the `lecture_tools` module, without
-touching the NumPy, Numba and JAX already there. The full edition's notebooks carry the
-same setup cells (tests/test_notebooks.py checks), and their code runs under nbval;
-running the student edition here is that edition's one execution.
+For a lecture, its assignment (`make assignments`: the student notebook, unzipped into an
+empty folder) as a student hands it back: its opening cells (setup, helper modules,
+imports) as received, its exercises answered (the site's solutions, one written
+differently) and, in between, only the lecture code those answers read
+(`submissions.lean`). It is graded the way an instructor grades it, by `python -m
+booktools.grading` (`make grade`) with that Python as its kernel, which must give full
+marks. (The autograder zip's verdict is held against `make grade`'s in
+tests/test_grading_submissions.py.) For the other notebook pages, the whole published
+notebook. The setup cell must bring in the rest (quantecon, threadpoolctl, Dask), and the
+helper cells the `lecture_tools` module, without touching the NumPy, Numba and JAX
+already there.
+
+A lecture's own cells are executed whole twice in `make test`: by the build and by nbval
+(booktools/pytest_lectures.py), both in .venv, which holds more than Colab does. What a whole run
+here would add, a module the notebooks import that Colab lacks, is checked without one:
+every module the notebooks and their helper modules import is found by this Python once
+the setup cells ran. The pins of NumPy, Numba and JAX are the same here as in .venv.
 """
+import ast
 import json
 import os
 import shutil
@@ -27,10 +32,10 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from submissions import answered, read, solutions
+from submissions import lean, read, solutions
 
 from booktools import grading
-from booktools.book import lectures, notebook_pages
+from booktools.book import ROOT, lectures, notebook_pages
 from booktools.layout import ASSIGNMENTS
 from booktools.requirements import pinned_versions
 
@@ -199,16 +204,19 @@ def test_page_notebook_runs_top_to_bottom_alone_in_a_colab_like_python(colab, bu
 @pytest.mark.parametrize("doc", lectures())
 def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_marks(colab, built_notebooks, tmp_path,
                                                                                      doc):
-    """The lecture's one whole execution besides the build's and nbval's: only a run of the
-    notebook as received, in a Python with only Colab's packages, shows that its setup and
-    helper cells bring in the rest and that a student's answers then score in full."""
+    """The assignment as received, its opening cells (setup, helper modules, imports) and
+    its exercises, answered, with only the lecture code the answers read in between
+    (`submissions.lean`): its setup and helper cells bring in the rest, and a student's
+    answers then score in full. The lecture's own cells run whole under nbval and in the
+    build; what they import is there after the setup cells (the test below)."""
     path = notebook_as_received(built_notebooks, doc, tmp_path)
     answers = solutions(read(built_notebooks, doc))
     exercise, alternative = ALTERNATIVES[doc]
     assert exercise in answers
     answers[exercise] = alternative
     received = nbformat.read(path, as_version=4)
-    nbformat.write(answered(received, answers), path)
+    handed_in = lean(received, doc, answers)
+    nbformat.write(handed_in, path)
     out, ran = tmp_path / "result.json", tmp_path / "ran.ipynb"
     run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--kernel", KERNEL_NAME,
                           "--out", str(out), "--executed", str(ran)],
@@ -218,9 +226,12 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
     print(f"{doc}: {result['seconds']:g} s")
     executed = nbformat.read(ran, as_version=4)
     code = ran_alone(colab, doc, executed)
-    # Only the answer cells differ from the notebook as received.
-    changed = [a.source for a, b in zip(executed.cells, received.cells) if a.source != b.source]
-    assert len(executed.cells) == len(received.cells) and len(changed) == len(answers)
+    # What ran is the notebook handed in, whose opening cells are the notebook's as received.
+    assert [c.source for c in executed.cells] == [c.source for c in handed_in.cells]
+    first_code = next(i for i, c in enumerate(received.cells) if c.cell_type == "code")
+    opening = next(i for i, c in enumerate(received.cells) if i > first_code and c.source.startswith("## "))
+    assert [c.source for c in handed_in.cells[:opening]] == [c.source for c in received.cells[:opening]]
+    assert any("setup" in c.metadata.get("tags", []) for c in handed_in.cells[:opening])
     checks = [q.check.strip() for q in grading.questions(doc)]
     assert not any(check in c.source for c in code for check in checks), "a check was written out with the notebook"
     # Full marks, but for the parts a person marks (they wait for marks.csv: booktools.gradebook).
@@ -231,16 +242,100 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
             in run.stdout
 
 
-def test_setup_cells_installed_the_rest_and_left_numpy_numba_jax_alone(colab, tmp_path):
-    """The notebooks' setup cells, run alone in the Colab-like Python (the runs above may
-    have run them already: they install nothing twice)."""
+@pytest.fixture(scope="module")
+def colab_set_up(colab, tmp_path_factory):
+    """The Colab-like Python after the notebooks' setup cells ran in it, alone: its package
+    list. (The answered runs above may have run them already: they install nothing twice.)"""
     from booktools.notebooks import HELPERS, setup_cells
-    nb = nbformat.v4.new_notebook(cells=setup_cells(HELPERS))
-    nbformat.write(nb, tmp_path / "setup.ipynb")
-    result = subprocess.run([colab["python"], "-c", RUN_NOTEBOOK, "setup.ipynb"], cwd=tmp_path,
+    folder = tmp_path_factory.mktemp("setup")
+    nbformat.write(nbformat.v4.new_notebook(cells=setup_cells(HELPERS)), folder / "setup.ipynb")
+    result = subprocess.run([colab["python"], "-c", RUN_NOTEBOOK, "setup.ipynb"], cwd=folder,
                             capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, f"the setup cells failed:\n{result.stderr[-4000:]}"
-    after = installed(colab["python"])
-    assert "quantecon" in after and "threadpoolctl" in after
+    return installed(colab["python"])
+
+
+def test_setup_cells_installed_the_rest_and_left_numpy_numba_jax_alone(colab, colab_set_up):
+    assert "quantecon" in colab_set_up and "threadpoolctl" in colab_set_up
     for package in PROTECTED:
-        assert after[package] == colab["before"][package], f"{package} was changed by a setup cell"
+        assert colab_set_up[package] == colab["before"][package], f"{package} was changed by a setup cell"
+
+
+IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+
+
+def imported_modules(source):
+    """The top-level modules `source` imports, each with its line; not those imported in a
+    `try` whose handler catches the ImportError (the code runs on without them), nor
+    relative imports."""
+    found = {}
+
+    def visit(node, guarded):
+        if isinstance(node, ast.Try):
+            caught = set()
+            for handler in node.handlers:
+                kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+                caught |= {"Exception" if kind is None else getattr(kind, "id", "") for kind in kinds}
+            for child in node.body:
+                visit(child, guarded or bool(caught & IMPORT_ERRORS))
+            for child in node.handlers + node.orelse + node.finalbody:
+                visit(child, guarded)
+            return
+        if not guarded and isinstance(node, ast.Import):
+            for alias in node.names:
+                found.setdefault(alias.name.split(".")[0], node.lineno)
+        elif not guarded and isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.setdefault(node.module.split(".")[0], node.lineno)
+        for child in ast.iter_child_nodes(node):
+            visit(child, guarded)
+
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+    visit(ast.parse(code), False)
+    return found
+
+
+def missing_in(python, sources):
+    """Of the modules `sources` ({where: code}) import, those `python` cannot find, each
+    with where it is first imported ({module: "where, line N"}); helper modules (the
+    notebooks' helper cells write them) aside."""
+    from booktools.notebooks import HELPERS
+    wanted = {}
+    for where, code in sources.items():
+        for module, line in imported_modules(code).items():
+            if module not in HELPERS:
+                wanted.setdefault(module, f"{where}, line {line}")
+    probe = "import importlib.util, json, sys; " \
+            "print(json.dumps([m for m in json.loads(sys.argv[1]) if importlib.util.find_spec(m) is None]))"
+    out = subprocess.run([python, "-c", probe, json.dumps(sorted(wanted))], capture_output=True, text=True,
+                         check=True, cwd=Path(python).parent).stdout
+    return {module: wanted[module] for module in json.loads(out)}
+
+
+def test_a_module_colab_lacks_is_named_with_where_it_is_imported(colab):
+    sources = {"cell 1": "import numpy as np\nfrom no_such_package_in_colab.sub import thing",
+               "cell 2": "try:\n    import another_missing_one\nexcept ImportError:\n    pass",
+               "cell 3": "%timeit 1\nimport jax.numpy as jnp\nimport lecture_tools"}
+    assert missing_in(colab["python"], sources) == {"no_such_package_in_colab": "cell 1, line 2"}
+    assert imported_modules(sources["cell 3"]) == {"jax": 2, "lecture_tools": 3}
+
+
+@pytest.mark.parametrize("doc", lectures())
+def test_every_module_a_lectures_notebooks_import_is_there_after_their_setup_cells(colab, colab_set_up, built_notebooks,
+                                                                                   student, doc):
+    """The lecture's code runs whole under nbval, in .venv, which holds more than Colab
+    (pytest, Jupyter Book, ...); here, every module its notebooks (the full edition's, the
+    student's) and their helper modules import, but under a guard, is found by the
+    Colab-like Python once the setup cells ran: what the whole notebook run in it caught
+    that nbval cannot."""
+    from booktools.notebooks import helpers_needed
+    sources = {}
+    editions = {"full edition": read(built_notebooks, doc), "student edition": read(student / "notebooks", doc)}
+    for edition, nb in editions.items():
+        for number, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                sources[f"{doc}, {edition} notebook, cell {number}"] = cell.source
+        for module in helpers_needed(nb):
+            sources[f"lectures/{module}.py"] = (ROOT / "lectures" / f"{module}.py").read_text(encoding="utf-8")
+    assert len(sources) > 2
+    missing = missing_in(colab["python"], sources)
+    assert not missing, f"{doc} imports what a Colab-like Python lacks after the setup cells: {missing}"

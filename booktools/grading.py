@@ -209,7 +209,7 @@ def site_version():
 ALWAYS = re.compile(r"^\s*(import|from)\s|config\.update|set_num_threads|enable_x64", re.M)
 
 
-def _free_names(source):
+def free_names(source):
     """Names a check reads that it never binds itself (so they come from elsewhere)."""
     defs, uses = lecture_source.cell_names(source, arguments=False)
     params = {node.arg for node in ast.walk(ast.parse(source)) if isinstance(node, ast.arg)}
@@ -290,7 +290,7 @@ def student_names(doc):
     """{label: names} the check of each question reads that the exercise's answer defines:
     these come from the student's kernel, everything else from the trusted lecture."""
     found = {label: lecture_source.top_level_names(code) for label, code in solution_code(doc).items()}
-    return {q.label: sorted(found.get(q.label, set()) & _free_names(q.check)) for q in questions(doc)}
+    return {q.label: sorted(found.get(q.label, set()) & free_names(q.check)) for q in questions(doc)}
 
 
 def trusted_namespace(doc):
@@ -300,7 +300,7 @@ def trusted_namespace(doc):
     remote = student_names(doc)
     needed = set()
     for q in graded:
-        needed |= _free_names(q.check) - set(remote.get(q.label, []))
+        needed |= free_names(q.check) - set(remote.get(q.label, []))
     namespace, problems = {"__name__": "__lecture__"}, []
     cells = needed_cells(lecture_cells(doc), needed)
     _lecture_helpers(cells)

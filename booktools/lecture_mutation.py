@@ -88,7 +88,7 @@ from booktools.layout import BUILD
 
 EXPLAINED = ROOT / "tests" / "mutation-survivors.md"
 RESULTS = ROOT / "tests" / "mutation-lectures.jsonl"
-MAX_UNEXPLAINED = 0.05
+MAX_UNEXPLAINED = 0.02           # issue 36: at most 2% of the mutants survive unexplained
 MEMORY_LIMIT = 6 * 2**30          # bytes per mutant (pytest and its kernel); two run at once
 # The helpers a lecture imports from beside it; copied into each throwaway folder.
 HELPERS = tuple(f"{name}.py" for name in book.HELPERS)

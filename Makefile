@@ -41,7 +41,7 @@ SHELL := bash
 .SHELLFLAGS := -o pipefail -c
 
 .DEFAULT_GOAL := help
-.PHONY: help venv check require-gpu notebooks html student assignments grade sandbox latex pdf chromium test test-gpu portability release bench mutation mutation-helpers mutation-lectures screenshots serve clean environment.yml
+.PHONY: help venv check lecture-outputs require-gpu notebooks html student assignments grade sandbox latex pdf chromium test test-gpu portability release bench mutation mutation-helpers mutation-lectures screenshots serve clean environment.yml
 
 help:  ## List every target
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -202,6 +202,9 @@ mutation-helpers: $(STAMP)  ## Mutants of lecture_tools.py and benchmarks.py (mu
 # LECTURES=numpy limits it to one lecture; FRESH=1 forgets earlier results.
 mutation-lectures: $(STAMP)  ## Mutants of every lecture's visible code cells, the lecture's nbval test once per mutant: _build/mutation/lectures-report.txt
 	$(BIN)/python -m booktools.lecture_mutation $(LECTURES) --jobs $(JOBS) $(if $(FRESH),--fresh) --out _build/mutation
+
+lecture-outputs: $(STAMP)  ## Record what the cells tagged nbval-check-output print (tests/lecture-outputs/), then read the diff [LECTURES=numpy ...]
+	$(BIN)/python -m booktools.lecture_outputs $(LECTURES)
 
 screenshots: html chromium  ## Desktop (light, dark) and phone screenshots of every page in _build/screenshots
 	$(BIN)/python -m booktools.screenshots _build/html _build/screenshots

@@ -11,7 +11,9 @@ A lecture's code cells are what a reader reads and copies: every executed code c
 not a hidden check (tag `remove-cell`) is mutated, solutions included. Each cell is parsed
 with `ast`; every operator below makes one mutant per place it applies, and a mutant is the
 lecture with that one change, run as a notebook by nbval with the suite's own options
-(pytest.ini), in a throwaway folder, stopping at the first failing cell (`-x`).
+(pytest.ini), in a throwaway folder, stopping at the first failing cell (`-x`). A cell
+tagged `nbval-check-output` carries its recorded output (booktools.lecture_outputs), as in
+the suite: a mutant that changes what it prints fails it.
 
 The operators (mutmut's, plus the mistakes this subject invites):
 
@@ -82,7 +84,7 @@ import nbformat
 import psutil
 from IPython.core.inputtransformer2 import TransformerManager
 
-from booktools import book, lecture_source
+from booktools import book, lecture_outputs, lecture_source
 from booktools.book import ROOT, lectures
 from booktools.layout import BUILD
 
@@ -639,7 +641,8 @@ def mutated_notebook(mutant, root=ROOT):
     """The lecture as a notebook with the mutant's one change in its one cell, and only the
     cells that change can affect (affected_cells); the others would run as in the unmutated
     lecture, which passes."""
-    notebook = jupytext.read(root / "lectures" / f"{mutant.lecture}.md")
+    notebook = lecture_outputs.with_recorded_outputs(jupytext.read(root / "lectures" / f"{mutant.lecture}.md"),
+                                                     mutant.lecture, root)
     cells = code_cells(notebook)
     cell = cells[mutant.cell][1]
     known, modules = scopes(cells)[mutant.cell]
@@ -770,7 +773,9 @@ class Results:
 
 
 def lecture_hash(name, root=ROOT):
+    recorded = lecture_outputs.path(name, root)
     texts = [(root / "lectures" / f"{name}.md").read_text(encoding="utf-8")]
+    texts += [recorded.read_text(encoding="utf-8")] if recorded.exists() else []
     texts += [(root / "lectures" / helper).read_text(encoding="utf-8") for helper in HELPERS
               if (root / "lectures" / helper).exists()]
     return _digest(*texts)
@@ -791,7 +796,8 @@ def run(names, results, jobs=2, only=None, log=print, root=ROOT):
         base_key = f"{name}-unmutated-{digest}"
         base = results.records.get(base_key)
         if base is None:
-            status, detail, seconds = run_notebook(jupytext.read(root / "lectures" / f"{name}.md"), name,
+            status, detail, seconds = run_notebook(lecture_outputs.with_recorded_outputs(
+                jupytext.read(root / "lectures" / f"{name}.md"), name, root), name,
                                                    timeout=1800, root=root)
             base = {"key": base_key, "lecture": name, "status": status, "detail": detail, "seconds": seconds}
             if status == "passed":

@@ -4,12 +4,16 @@ every lecture as a notebook test, straight from its MyST markdown.
 nbval only collects .ipynb files. This hook hands nbval each `lectures/*.md`
 that has a jupytext header, converted in memory with jupytext, so a new lecture
 is tested without editing any test. Each code cell becomes one test item,
-`lectures/<name>.md::Cell <n>`, run in order in one kernel per lecture.
+`lectures/<name>.md::Cell <n>`, run in order in one kernel per lecture. A cell tagged
+`nbval-check-output` gets its recorded output (booktools.lecture_outputs), which nbval
+compares with what it prints.
 """
 from unittest import mock
 
 import jupytext
 from nbval.plugin import IPyNbFile
+
+from booktools.lecture_outputs import with_recorded_outputs
 
 
 def is_lecture(path):
@@ -25,7 +29,7 @@ class LectureNotebook(IPyNbFile):
     def collect(self):
         # nbval reads the file with nbformat.read; give it jupytext's reading instead.
         def read_markdown(path, as_version):
-            return jupytext.read(path)
+            return with_recorded_outputs(jupytext.read(path), self.path.stem, self.path.parent.parent)
 
         with mock.patch("nbval.plugin.nbformat.read", read_markdown):
             yield from super().collect()

@@ -1,0 +1,113 @@
+"""Recorded outputs (booktools/lecture_outputs.py): a cell tagged `nbval-check-output` fails
+when it prints something else than what was recorded for it, in the suite and in a mutant;
+a tagged cell with nothing recorded fails by name; the recordings are those of the lectures'
+tagged cells as they are now."""
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from booktools import lecture_mutation, lecture_outputs
+from booktools.book import ROOT, lectures
+
+TOY = textwrap.dedent("""\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+
+    # A toy lecture
+
+    ```{code-cell} ipython3
+    values = [3, 1, 2]
+    ```
+
+    ```{code-cell} ipython3
+    :tags: [nbval-check-output]
+    print(sorted(values), len(values))
+    max(values)
+    ```
+
+    ```{code-cell} ipython3
+    print("not compared: a timing, say")
+    ```
+    """)
+
+
+@pytest.fixture
+def toy(tmp_path):
+    (tmp_path / "lectures").mkdir()
+    (tmp_path / "lectures" / "toy.md").write_text(TOY, encoding="utf-8")
+    shutil.copy(ROOT / "pytest.ini", tmp_path / "pytest.ini")
+    return tmp_path
+
+
+def test_a_tagged_cell_with_no_recorded_output_fails_naming_its_lecture_and_cell(toy):
+    with pytest.raises(lecture_outputs.MissingOutput, match=r"lectures/toy\.md: the cell tagged "
+                       r"nbval-check-output that starts 'print\(sorted\(values\), len\(values\)\)' "
+                       r"\(tagged cell 1 of 1\).*make lecture-outputs"):
+        lecture_outputs.with_recorded_outputs(jupytext.read(toy / "lectures" / "toy.md"), "toy", toy)
+
+
+def test_the_recorded_outputs_go_into_the_tagged_cells_only_also_in_a_mutant(toy):
+    path = lecture_outputs.path("toy", toy)
+    path.parent.mkdir(parents=True)
+    output = {"output_type": "stream", "name": "stdout", "text": ["[1, 2, 3] 3\n"]}
+    path.write_text(json.dumps([{"source": [], "outputs": [output]}]), encoding="utf-8")
+    notebook = lecture_outputs.with_recorded_outputs(jupytext.read(toy / "lectures" / "toy.md"), "toy", toy)
+    assert [cell.outputs for cell in notebook.cells if cell.cell_type == "code"] == [
+        [], [{"output_type": "stream", "name": "stdout", "text": "[1, 2, 3] 3\n"}], []]
+    # A mutant of the tagged cell is run with the same recorded output to compare.
+    mutant = next(m for m in lecture_mutation.lecture_mutants("toy", toy) if m.cell == 1)
+    cells = [c for c in lecture_mutation.mutated_notebook(mutant, toy).cells if c.cell_type == "code"]
+    tagged = [c for c in cells if lecture_outputs.TAG in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].outputs[0]["text"] == "[1, 2, 3] 3\n"
+    assert mutant.after in tagged[0].source
+
+
+@pytest.mark.slow
+def test_a_tagged_cell_that_prints_something_else_fails_its_lecture(toy):
+    """Recorded, the toy lecture passes; with one number changed in the tagged cell, that
+    cell fails, showing both outputs; the untagged cell's output is never compared."""
+    assert lecture_outputs.record("toy", toy) == 1
+    recorded = json.loads(lecture_outputs.path("toy", toy).read_text(encoding="utf-8"))
+    assert [o.get("text") or o["data"]["text/plain"] for o in recorded[0]["outputs"]] == [["[1, 2, 3] 3\n"], ["3"]]
+
+    def run():
+        return subprocess.run([sys.executable, "-m", "pytest", "lectures/toy.md", "-q", "-n", "0",
+                               "-p", "no:cacheprovider"], cwd=toy, capture_output=True, text=True)
+
+    passed = run()
+    assert passed.returncode == 0, passed.stdout[-2000:]
+    lecture = toy / "lectures" / "toy.md"
+    lecture.write_text(TOY.replace("values = [3, 1, 2]", "values = [3, 1, 2, 0]")
+                          .replace("not compared: a timing", "something else"), encoding="utf-8")
+    failed = run()
+    assert failed.returncode == 1
+    summary = failed.stdout.split("short test summary")[-1]
+    assert "FAILED lectures/toy.md::Cell 1" in summary and "Cell 2" not in summary
+    assert "Cell outputs differ" in failed.stdout and "[0, 1, 2, 3] 4" in failed.stdout
+
+
+@pytest.mark.parametrize("name", [Path(lecture).name for lecture in lectures()])
+def test_each_lectures_recorded_outputs_are_those_of_its_tagged_cells_as_they_are_now(name):
+    """One recording per tagged cell, with that cell's source: a tagged cell edited, added or
+    removed without recording again (`make lecture-outputs`) fails here, before any run."""
+    cells = lecture_outputs.tagged(jupytext.read(ROOT / "lectures" / f"{name}.md"))
+    path = lecture_outputs.path(name)
+    recorded = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    assert [entry["source"] for entry in recorded] == [cell.source.splitlines() for cell in cells], \
+        f"{name}: record the tagged cells' outputs again (make lecture-outputs LECTURES={name}) and read the diff"
+    for cell, entry in zip(cells, recorded):
+        assert entry["outputs"], f"{name}: a tagged cell that prints nothing: {cell.source[:60]!r}"

@@ -40,9 +40,12 @@ A figure's drawing (calls on `plt`, `ax`, `fig`) is not mutated but for its labe
 of the built pages looks at the figures; nor is how many times a timing repeats (`repeat=`):
 one run more times the same code. Everything else a cell computes or prints is.
 
-A mutant runs the cells before its cell, its cell, and the later cells its change can reach
-(affected_cells: those that read what the cell read or wrote, and what those need); a cell
-left out computes what it does in the lecture, which passes. A mutant the test fails on is
+A mutant runs its cell, the later cells its change can reach (affected_cells: those that
+read what the cell read or wrote, and what those need), and the earlier cells all of those
+need (what binds or changes a name they read, imports, magics, configuration); a cell left
+out computes what it does in the lecture, which passes. That slice of the lecture is run
+unmutated first, once per changed cell: where it fails (hidden state links two cells), the
+cell's mutants run after every cell before theirs instead. A mutant the test fails on is
 *killed* (an exception, a failed check, a run over its time limit, three times the
 unmutated lecture's, or over MEMORY_LIMIT, which is stopped). One it passes on *survived*:
 kill it with a hidden check, or explain it in tests/mutation-survivors.md as
@@ -604,7 +607,7 @@ def _names(code):
     return used, reads, fresh, imported, configured
 
 
-def affected_cells(codes, mutated):
+def affected_cells(codes, mutated, sliced=False):
     """Which code cells a change to cell `mutated` can affect: it, every cell before it (they
     make its inputs), and every later cell that reads, before binding it, a name the changed
     cell reads or writes, directly or through a cell kept for that reason (a function defined
@@ -612,7 +615,14 @@ def affected_cells(codes, mutated):
     name afresh ends its spread (`z = ...` in a new example). Modules and imported functions
     do not spread it (every cell reads `np`), unless the changed cell calls one as a
     statement (`jax.config.update(...)`); nor do builtins. A cell that runs a magic is
-    always kept, and so is every cell that binds a name a kept cell reads."""
+    always kept, and so is every cell that binds a name a kept cell reads.
+
+    sliced: of the cells before it, only those the kept cells need: a cell that touches a
+    name a kept cell reads (binds it, changes it in place), imports, runs a magic or calls
+    a module as a statement (`np.random.seed(1)`), and what those need in turn. A cell
+    that binds only what no kept cell reads (an earlier example, a timing) is left out.
+    Hidden state can still link two cells (a global generator's draws): run.py runs each
+    slice unmutated first, and uses it only where it passes (run)."""
     names = [_names(code) for code in codes]
     modules = set().union(*(n[3] for n in names))
     imported = modules | set(dir(builtins))
@@ -626,21 +636,34 @@ def affected_cells(codes, mutated):
             tainted |= cell_used - imported
         else:
             tainted -= fresh
+    if sliced:
+        keep -= set(range(mutated))
     # A kept cell also needs what the cells left out would have given it: keep those that
     # bind a name a later kept cell reads (they compute as in the unmutated lecture).
+    # A module or a builtin is given by the cell that imports it, not by every cell that
+    # uses it (every cell uses `np`); a builtin the lecture rebinds is a name like any other.
+    given_anyway = imported - set().union(*(n[2] for n in names)) - modules
     needed = set()
-    for i in range(len(codes) - 1, mutated, -1):
-        if i not in keep and ("*" in needed or (names[i][0] | names[i][3]) & needed):
+    for i in range(len(codes) - 1, -1, -1):
+        cell_used, reads, _, cell_imports, cell_configured = names[i]
+        touches = (cell_used - modules - given_anyway) | cell_imports
+        if i not in keep and ("*" in needed or touches & needed
+                              or (i < mutated and ("*" in reads or cell_imports or cell_configured & modules))):
             keep.add(i)
         if i in keep:
-            needed |= names[i][1]
+            needed |= reads - given_anyway
     return keep
 
 
-def mutated_notebook(mutant, root=ROOT):
+def slice_key(name, cell, digest):
+    """The results file's key for the unmutated run of the cells a mutant of `cell` runs."""
+    return f"{name}-slice-{cell}-{digest}"
+
+
+def mutated_notebook(mutant, root=ROOT, sliced=False, mutate=True):
     """The lecture as a notebook with the mutant's one change in its one cell, and only the
-    cells that change can affect (affected_cells); the others would run as in the unmutated
-    lecture, which passes."""
+    cells that change can affect (affected_cells, `sliced` or not); the others would run as
+    in the unmutated lecture, which passes. mutate=False: the same cells, unchanged."""
     notebook = lecture_outputs.with_recorded_outputs(jupytext.read(root / "lectures" / f"{mutant.lecture}.md"),
                                                      mutant.lecture, root)
     cells = code_cells(notebook)
@@ -649,8 +672,9 @@ def mutated_notebook(mutant, root=ROOT):
     code, applied = mutate_cell(python_source(cell.source), mutant.site, known, modules)
     if applied[1:3] != (mutant.before, mutant.after):
         raise RuntimeError(f"{mutant.id}: the lecture changed since its mutants were listed")
-    keep = affected_cells([python_source(c.source) for _, c in cells], mutant.cell)
-    cell.source = code
+    keep = affected_cells([python_source(c.source) for _, c in cells], mutant.cell, sliced)
+    if mutate:
+        cell.source = code
     dropped = {id(c) for number, c in cells if number not in keep}
     notebook.cells = [c for c in notebook.cells if id(c) not in dropped]
     return notebook
@@ -756,6 +780,10 @@ class Results:
         with self.lock:
             current = {m.key for mutants in everything.values() for m in mutants}
             bases = {f"{name}-unmutated-{lecture_hash(name, self.root)}" for name in everything}
+            digests = {name: lecture_hash(name, self.root) for name in everything}
+            bases |= {key for key, record in self.records.items()
+                      if record.get("lecture") in everything
+                      and key == slice_key(record["lecture"], record.get("cell"), digests[record["lecture"]])}
             kept = {key: record for key, record in self.records.items()
                     if record.get("lecture") not in everything or key in current | bases}
             self.records = kept
@@ -809,8 +837,29 @@ def run(names, results, jobs=2, only=None, log=print, root=ROOT):
         log(f"{name}: unmutated run {base['seconds']:.0f} s; each mutant gets {timeout:.0f} s")
         counter = {"n": 0}
 
+        # Each changed cell's slice (affected_cells, sliced) runs unmutated first; its
+        # mutants run in it where it passes, else after every cell before theirs.
+        firsts = {}
+        for mutant in todo:
+            firsts.setdefault(mutant.cell, mutant)
+
+        def check_slice(mutant):
+            key = slice_key(name, mutant.cell, digest)
+            if key not in results.records:
+                status, detail, seconds = run_notebook(mutated_notebook(mutant, root, sliced=True, mutate=False),
+                                                       name, timeout, root=root)
+                results.add({"key": key, "lecture": name, "cell": mutant.cell, "status": status,
+                             "detail": detail, "seconds": round(seconds, 1)})
+                log(f"  slice of cell {mutant.cell}: {status} in {seconds:.0f} s")
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(check_slice, firsts.values()))
+        sliced = {cell for cell in firsts
+                  if results.records[slice_key(name, cell, digest)]["status"] == "passed"}
+
         def one(mutant):
-            status, detail, seconds = run_notebook(mutated_notebook(mutant, root), name, timeout, root=root)
+            status, detail, seconds = run_notebook(mutated_notebook(mutant, root, sliced=mutant.cell in sliced),
+                                                   name, timeout, root=root)
             status = "survived" if status == "passed" else status
             results.add(dict(asdict(mutant), status=status, detail=detail, seconds=round(seconds, 1),
                              lecture_hash=digest))

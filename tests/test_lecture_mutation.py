@@ -158,6 +158,24 @@ def test_a_change_spreads_only_to_the_cells_that_read_what_it_touched():
     assert 2 in lm.affected_cells(["import numpy as np", "np.random.seed(1)", "z = np.zeros(2)"], 1)
 
 
+def test_a_slice_runs_of_the_earlier_cells_only_those_the_kept_cells_need():
+    codes = ["import numpy as np",                     # 0: imports: kept
+             "x = np.ones(3)",                         # 1: binds x, which the changed cell reads
+             "t = slow_timing()",                      # 2: binds only what nobody kept reads
+             "np.random.seed(1)",                      # 3: configures a module: kept
+             "x[0] = 5",                               # 4: changes x in place: kept
+             "w = 2",                                  # 5: read by the later check only
+             "shown = np.zeros(2)",                    # 6: an example nobody reads again
+             "y = x + 1",                              # 7: the changed cell
+             "assert (y * w).sum() == 12 * 2"]         # 8: reads y and w
+    codes = [lm.python_source(code) for code in codes]
+    assert lm.affected_cells(codes, 7, sliced=True) == {0, 1, 3, 4, 5, 7, 8}
+    assert lm.affected_cells(codes, 7) == set(range(9))
+    # A magic's code is a string: it is kept, and may read anything before it.
+    codes[6] = lm.python_source("%timeit x + 1")
+    assert lm.affected_cells(codes, 7, sliced=True) == set(range(9))
+
+
 # Three mutants (one killed, two survivors): the run below starts a kernel for each, twice.
 LECTURE = textwrap.dedent("""\
     ---
@@ -233,10 +251,12 @@ def test_a_hidden_check_kills_a_survivor_is_reported_and_a_second_run_resumes(to
     rerun = [json.loads(line) for line in (tmp_path / "out" / "lectures.jsonl").read_text().splitlines()[size:]]
     assert {r.get("id") for r in rerun if "id" in r} == set(survivors)
     assert lm.report(everything, results, {}, root=toy)[1]       # the new check killed them all
-    # Compacted: one line per mutant, and the unmutated run of the lecture as it is now.
+    # Compacted: one line per mutant, the unmutated run of the lecture as it is now, and of
+    # the slices run for it (cell 2's: only its survivors ran again).
     results.compact(everything)
     lines = (tmp_path / "out" / "lectures.jsonl").read_text().splitlines()
-    assert len(lines) == len(everything["toy"]) + 1
+    assert len(lines) == len(everything["toy"]) + 1 + 1
+    assert sum('"toy-slice-2-' in line for line in lines) == 1
 
 
 def test_explanations_name_mutants_one_or_several_to_a_line(tmp_path):

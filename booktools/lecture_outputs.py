@@ -8,7 +8,9 @@ says something else.
 A cell opts in with nbval's own tag, `:tags: [nbval-check-output]`; it must print the same
 thing on any machine (no timings, no unseeded draws, no device names). Its output is kept in
 tests/lecture-outputs/<lecture>.json, one entry per tagged cell in page order, with the
-cell's source beside it for the reviewer. nbval compares the outputs: the suite's plugin
+cell's source beside it for the reviewer. A duration is neither kept nor compared
+(nbval-sanitize.cfg replaces it): a timing cell is checked for what it prints around its
+times, such as the label a Timing carries. nbval compares the outputs: the suite's plugin
 (booktools.pytest_lectures) and the lecture mutation run put the recorded outputs into the
 tagged cells of the notebook they run (with_recorded_outputs); nothing else reads them.
 
@@ -17,6 +19,7 @@ prints. A tagged cell with nothing recorded fails the lecture's collection, nami
 """
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +28,8 @@ import nbformat
 
 from booktools.book import ROOT, lectures
 
+# What nbval replaces before comparing (durations); recordings keep the replaced text.
+SANITIZE = Path(__file__).with_name("nbval-sanitize.cfg")
 TAG = "nbval-check-output"          # nbval's tag: compare this cell's outputs even under --nbval-lax
 # What is recorded and compared: printed text and a value's plain-text form. nbval ignores
 # metadata and images; an output kind left out here would show as a difference, not pass.
@@ -40,15 +45,24 @@ def tagged(notebook):
     return [cell for cell in notebook.cells if cell.cell_type == "code" and TAG in cell.metadata.get("tags", [])]
 
 
+def sanitized(text):
+    """`text` as nbval compares it: each duration replaced (SANITIZE)."""
+    from nbval.plugin import get_sanitize_patterns
+
+    for regex, replace in get_sanitize_patterns(SANITIZE.read_text(encoding="utf-8")):
+        text = re.sub(regex, replace, text)
+    return text
+
+
 def _plain(output):
     kept = {"output_type": output["output_type"]}
     if output["output_type"] == "stream":
-        kept.update(name=output["name"], text=output["text"].splitlines(keepends=True))     # a line each
+        kept.update(name=output["name"], text=sanitized(output["text"]).splitlines(keepends=True))   # a line each
     elif output["output_type"] == "error":
         kept.update(ename=output["ename"], evalue=output["evalue"], traceback=[])
     else:
         text = output["data"].get("text/plain")
-        kept["data"] = {"text/plain": text.splitlines(keepends=True)} if text is not None else {}
+        kept["data"] = {"text/plain": sanitized(text).splitlines(keepends=True)} if text is not None else {}
         kept["metadata"] = {}
         if output["output_type"] == "execute_result":
             kept["execution_count"] = None

@@ -6,14 +6,14 @@ that has a jupytext header, converted in memory with jupytext, so a new lecture
 is tested without editing any test. Each code cell becomes one test item,
 `lectures/<name>.md::Cell <n>`, run in order in one kernel per lecture. A cell tagged
 `nbval-check-output` gets its recorded output (booktools.lecture_outputs), which nbval
-compares with what it prints.
+compares with what it prints, durations left out (nbval-sanitize.cfg, beside this file).
 """
 from unittest import mock
 
 import jupytext
 from nbval.plugin import IPyNbFile
 
-from booktools.lecture_outputs import with_recorded_outputs
+from booktools.lecture_outputs import SANITIZE, with_recorded_outputs
 
 
 def is_lecture(path):
@@ -33,6 +33,12 @@ class LectureNotebook(IPyNbFile):
 
         with mock.patch("nbval.plugin.nbformat.read", read_markdown):
             yield from super().collect()
+
+
+def pytest_configure(config):
+    # The durations a tagged cell prints are replaced before nbval compares its outputs.
+    if getattr(config.option, "nbval_sanitize_with", None) is None:
+        config.option.nbval_sanitize_with = str(SANITIZE)
 
 
 def pytest_collect_file(file_path, parent):

@@ -201,6 +201,24 @@ def test_timing_prints_first_call_and_best_warm_call():
     assert lt.Timing(first=0.001, best=0.002, runs=[0.002]).compile_estimate == 0.0
 
 
+def test_a_timing_is_printed_with_what_it_timed_read_from_the_record():
+    """A named function by its name; a lambda by its own expression, also where several
+    lambdas share a line or one spans two lines: a timing printed beside another's words
+    shows whose it is."""
+    a = np.arange(5)
+
+    def doubled(x):
+        return 2 * x
+
+    pairs = [("first", lambda: np.cos(a)), ("second", lambda: a @ a)]
+    timings = [lt.time_call(doubled, a, repeat=1)] + [lt.time_call(fn, repeat=1) for _, fn in pairs]
+    timings.append(lt.time_call(lambda: [x * 2.0 + 1.0
+                                         for x in a], repeat=1))
+    assert [t.label for t in timings] == ["doubled", "np.cos(a)", "a @ a", "[x * 2.0 + 1.0 for x in a]"]
+    assert str(timings[1]).startswith("np.cos(a): first call ") and "best of 1 warm calls" in str(timings[1])
+    assert lt.Timing(first=1, best=1, runs=[1]).label is None
+
+
 def test_only_a_first_call_that_compiles_is_said_to_include_compilation():
     import jax
     import numba

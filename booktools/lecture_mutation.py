@@ -40,12 +40,14 @@ A figure's drawing (calls on `plt`, `ax`, `fig`) is not mutated but for its labe
 of the built pages looks at the figures; nor is how many times a timing repeats (`repeat=`):
 one run more times the same code. Everything else a cell computes or prints is.
 
-A mutant runs its cell, the later cells its change can reach (affected_cells: those that
-read what the cell read or wrote, and what those need), and the earlier cells all of those
-need (what binds or changes a name they read, imports, magics, configuration); a cell left
-out computes what it does in the lecture, which passes. That slice of the lecture is run
-unmutated first, once per changed cell: where it fails (hidden state links two cells), the
-cell's mutants run after every cell before theirs instead. A mutant the test fails on is
+A mutant first runs in a slice of the lecture: its cell, the later cells its change can
+reach (affected_cells: those that read what the cell may change, and so on), and the
+earlier cells all of those need (what binds or changes a name they read, imports, magics,
+configuration); a cell left out computes what it does in the lecture, which passes. Each
+slice is run unmutated first; where it fails (hidden state links two cells), its mutants
+run in the whole lecture instead. A mutant that survives its slice runs again in the whole
+lecture, which decides: a slice only makes the many killed mutants cheaper. A mutant the
+test fails on is
 *killed* (an exception, a failed check, a run over its time limit, three times the
 unmutated lecture's, or over MEMORY_LIMIT, which is stopped). One it passes on *survived*:
 kill it with a hidden check, or explain it in tests/mutation-survivors.md as
@@ -566,13 +568,43 @@ def lecture_mutants(name, root=ROOT):
     return mutants
 
 
+def _local_names(tree):
+    """The Name nodes of `tree` that stand for a function's, a lambda's or a comprehension's
+    own names (its parameters, what it binds, a comprehension's loop variables): they are
+    no name of the notebook's, which a later cell could read or change."""
+    local = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            own = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+            own |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+            inside = [inner for body in ([node.body] if isinstance(node, ast.Lambda) else node.body)
+                      for inner in ast.walk(body)]
+            declared = {name for inner in inside if isinstance(inner, (ast.Global, ast.Nonlocal))
+                        for name in inner.names}
+            own |= {inner.id for inner in inside if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store)}
+            own |= {inner.name for inner in inside if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            own -= declared
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            inside = list(ast.walk(node))
+            own = {target.id for generator in node.generators for target in ast.walk(generator.target)
+                   if isinstance(target, ast.Name)}
+        else:
+            continue
+        local |= {id(inner) for inner in inside if isinstance(inner, ast.Name) and inner.id in own}
+    return local
+
+
 def _names(code):
     """What a cell's code does with names: (every name it reads or writes, function bodies
     included; the names it reads before it binds them, which is every name read inside a
-    function; the names it binds before reading them; names bound by import; imported names
-    it calls at the start of a statement, like `jax.config.update(...)`)."""
+    function; the names it binds before reading them; names bound by import; the names whose
+    attributes it calls at the start of a statement, like `jax.config.update(...)`; the names whose
+    value it may change: those it binds or deletes, and those it changes in place, by
+    `x[i] = `, `x.a = `, `x += ` or a method call, `rng.uniform()`). A function's own
+    names (parameters, locals) and a comprehension's loop variables are none of these."""
     tree = ast.parse(code)
-    used, imported, configured = set(), lecture_source.imported_names(tree), set()
+    used, imported, configured, changed = set(), lecture_source.imported_names(tree), set(), set()
     occurrences = []                                  # (line, column, name, binds it)
     in_function = set()
     for node in ast.walk(tree):
@@ -580,19 +612,35 @@ def _names(code):
             for inner in ast.walk(node):
                 if inner is not node:
                     in_function.add(id(inner))
+    local = _local_names(tree)
     for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) in local:
+            continue
+        target = None
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            target = node.value                                    # x[i] = ..., x.a = ..., del x[i]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = node.func.value                               # x.append(...), rng.uniform()
+        while isinstance(target, (ast.Subscript, ast.Attribute)):
+            target = target.value
+        if isinstance(target, ast.Name) and id(target) not in local:
+            changed.add(target.id)
         if isinstance(node, ast.Name):
             used.add(node.id)
+            if isinstance(node.ctx, (ast.Store, ast.Del)):
+                changed.add(node.id)
             binds = isinstance(node.ctx, ast.Store) and id(node) not in in_function
             occurrences.append((node.lineno, node.col_offset, node.id, binds))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             used.add(node.name)
+            changed.add(node.name)
             if id(node) not in in_function:
                 occurrences.append((node.lineno, node.col_offset, node.name, True))
         elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             occurrences.append((node.lineno, node.col_offset - 1, node.target.id, False))
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            root = node.value.func
+        elif (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+              and isinstance(node.value.func, ast.Attribute)):
+            root = node.value.func                  # `jax.config.update(...)`, not `glue_md(...)`
             while isinstance(root, (ast.Attribute, ast.Call)):
                 root = root.value if isinstance(root, ast.Attribute) else root.func
             if isinstance(root, ast.Name):
@@ -604,48 +652,53 @@ def _names(code):
     fresh = {name for name, binds in first.items() if binds}
     if "get_ipython" in used:           # a magic: its code is in a string, read by nobody here
         reads.add("*")
-    return used, reads, fresh, imported, configured
+    return used, reads, fresh, imported, configured, changed
 
 
-def affected_cells(codes, mutated, sliced=False):
+def affected_cells(codes, mutated, sliced=False, changed=()):
     """Which code cells a change to cell `mutated` can affect: it, every cell before it (they
     make its inputs), and every later cell that reads, before binding it, a name the changed
-    cell reads or writes, directly or through a cell kept for that reason (a function defined
-    later that reads the name, a check of that function's result, ...). A cell that binds a
-    name afresh ends its spread (`z = ...` in a new example). Modules and imported functions
-    do not spread it (every cell reads `np`), unless the changed cell calls one as a
-    statement (`jax.config.update(...)`); nor do builtins. A cell that runs a magic is
-    always kept, and so is every cell that binds a name a kept cell reads.
+    cell may change (binds, deletes, changes in place: _names), directly or through a cell
+    kept for that reason (a function defined later that reads the name, a check of that
+    function's result, ...), and `changed`, the names the mutant's own code may change. A
+    cell that binds a name afresh ends its spread (`z = ...` in a new example). Modules and
+    imported functions do not spread it (every cell reads `np`), unless the changed cell
+    calls one as a statement (`jax.config.update(...)`); nor do builtins. A cell that runs a
+    magic is always kept, and so is every cell that binds a name a kept cell reads.
 
     sliced: of the cells before it, only those the kept cells need: a cell that touches a
     name a kept cell reads (binds it, changes it in place), imports, runs a magic or calls
     a module as a statement (`np.random.seed(1)`), and what those need in turn. A cell
     that binds only what no kept cell reads (an earlier example, a timing) is left out.
-    Hidden state can still link two cells (a global generator's draws): run.py runs each
-    slice unmutated first, and uses it only where it passes (run)."""
+
+    What this leaves out is what the names show: a function that changes an argument in
+    place, or hidden state (a global generator's draws), can link two cells no name links.
+    So run() runs each slice unmutated first, and uses it only where it passes, and runs a
+    mutant that survives its slice again in the whole lecture: a survivor is one the whole
+    lecture lets through."""
     names = [_names(code) for code in codes]
     modules = set().union(*(n[3] for n in names))
     imported = modules | set(dir(builtins))
-    used, _, _, _, configured = names[mutated]
-    tainted = (used - imported) | (configured & modules)
+    configured, cell_changed = names[mutated][4:]
+    tainted = ((cell_changed | set(changed)) - imported) | (configured & modules)
     keep = set(range(mutated + 1))
     for i in range(mutated + 1, len(codes)):
-        cell_used, reads, fresh, _, _ = names[i]
+        _, reads, fresh, _, _, later_changed = names[i]
         if "*" in reads or reads & tainted:
             keep.add(i)
-            tainted |= cell_used - imported
+            tainted |= later_changed - imported
         else:
             tainted -= fresh
     if sliced:
         keep -= set(range(mutated))
-    # A kept cell also needs what the cells left out would have given it: keep those that
-    # bind a name a later kept cell reads (they compute as in the unmutated lecture).
     # A module or a builtin is given by the cell that imports it, not by every cell that
     # uses it (every cell uses `np`); a builtin the lecture rebinds is a name like any other.
     given_anyway = imported - set().union(*(n[2] for n in names)) - modules
+    # A kept cell also needs what the cells left out would have given it: keep those that
+    # touch a name a kept cell reads (they compute as in the unmutated lecture).
     needed = set()
     for i in range(len(codes) - 1, -1, -1):
-        cell_used, reads, _, cell_imports, cell_configured = names[i]
+        cell_used, reads, _, cell_imports, cell_configured, _ = names[i]
         touches = (cell_used - modules - given_anyway) | cell_imports
         if i not in keep and ("*" in needed or touches & needed
                               or (i < mutated and ("*" in reads or cell_imports or cell_configured & modules))):
@@ -655,26 +708,40 @@ def affected_cells(codes, mutated, sliced=False):
     return keep
 
 
-def slice_key(name, cell, digest):
-    """The results file's key for the unmutated run of the cells a mutant of `cell` runs."""
-    return f"{name}-slice-{cell}-{digest}"
+def slice_key(name, cell, digest, kept):
+    """The results file's key for the unmutated run of the cells `kept`, run for mutants of
+    `cell`."""
+    return f"{name}-slice-{cell}-{digest}-{_digest(*map(str, sorted(kept)))}"
 
 
-def mutated_notebook(mutant, root=ROOT, sliced=False, mutate=True):
-    """The lecture as a notebook with the mutant's one change in its one cell, and only the
-    cells that change can affect (affected_cells, `sliced` or not); the others would run as
-    in the unmutated lecture, which passes. mutate=False: the same cells, unchanged."""
+def _mutated(mutant, root):
+    """(the lecture as a notebook with recorded outputs, its code cells, the mutant's code)."""
     notebook = lecture_outputs.with_recorded_outputs(jupytext.read(root / "lectures" / f"{mutant.lecture}.md"),
                                                      mutant.lecture, root)
     cells = code_cells(notebook)
-    cell = cells[mutant.cell][1]
     known, modules = scopes(cells)[mutant.cell]
-    code, applied = mutate_cell(python_source(cell.source), mutant.site, known, modules)
+    code, applied = mutate_cell(python_source(cells[mutant.cell][1].source), mutant.site, known, modules)
     if applied[1:3] != (mutant.before, mutant.after):
         raise RuntimeError(f"{mutant.id}: the lecture changed since its mutants were listed")
-    keep = affected_cells([python_source(c.source) for _, c in cells], mutant.cell, sliced)
+    return notebook, cells, code
+
+
+def kept_cells(mutant, root=ROOT, sliced=False):
+    """The code cells (numbers) a mutant runs (affected_cells, for its own code)."""
+    _, cells, code = _mutated(mutant, root)
+    return frozenset(affected_cells([python_source(c.source) for _, c in cells], mutant.cell, sliced,
+                                    _names(code)[5]))
+
+
+def mutated_notebook(mutant, root=ROOT, sliced=False, mutate=True, whole=False):
+    """The lecture as a notebook with the mutant's one change in its one cell, and only the
+    cells that change can affect (kept_cells, `sliced` or not); the others would run as in
+    the unmutated lecture, which passes. mutate=False: the same cells, unchanged. whole:
+    every cell of the lecture."""
+    notebook, cells, code = _mutated(mutant, root)
+    keep = range(len(cells)) if whole else kept_cells(mutant, root, sliced)
     if mutate:
-        cell.source = code
+        cells[mutant.cell][1].source = code
     dropped = {id(c) for number, c in cells if number not in keep}
     notebook.cells = [c for c in notebook.cells if id(c) not in dropped]
     return notebook
@@ -782,8 +849,9 @@ class Results:
             bases = {f"{name}-unmutated-{lecture_hash(name, self.root)}" for name in everything}
             digests = {name: lecture_hash(name, self.root) for name in everything}
             bases |= {key for key, record in self.records.items()
-                      if record.get("lecture") in everything
-                      and key == slice_key(record["lecture"], record.get("cell"), digests[record["lecture"]])}
+                      if record.get("lecture") in everything and "kept" in record
+                      and key == slice_key(record["lecture"], record["cell"], digests[record["lecture"]],
+                                           record["kept"])}
             kept = {key: record for key, record in self.records.items()
                     if record.get("lecture") not in everything or key in current | bases}
             self.records = kept
@@ -837,29 +905,34 @@ def run(names, results, jobs=2, only=None, log=print, root=ROOT):
         log(f"{name}: unmutated run {base['seconds']:.0f} s; each mutant gets {timeout:.0f} s")
         counter = {"n": 0}
 
-        # Each changed cell's slice (affected_cells, sliced) runs unmutated first; its
-        # mutants run in it where it passes, else after every cell before theirs.
+        # Each slice (the cells a mutant runs, sliced) runs unmutated first; a mutant runs in
+        # its slice where that passes, else after every cell before its own. A mutant that
+        # survives its slice runs again in the whole lecture, which decides.
+        kept = {mutant.key: kept_cells(mutant, root, sliced=True) for mutant in todo}
         firsts = {}
         for mutant in todo:
-            firsts.setdefault(mutant.cell, mutant)
+            firsts.setdefault((mutant.cell, kept[mutant.key]), mutant)
 
         def check_slice(mutant):
-            key = slice_key(name, mutant.cell, digest)
+            key = slice_key(name, mutant.cell, digest, kept[mutant.key])
             if key not in results.records:
                 status, detail, seconds = run_notebook(mutated_notebook(mutant, root, sliced=True, mutate=False),
                                                        name, timeout, root=root)
-                results.add({"key": key, "lecture": name, "cell": mutant.cell, "status": status,
-                             "detail": detail, "seconds": round(seconds, 1)})
-                log(f"  slice of cell {mutant.cell}: {status} in {seconds:.0f} s")
+                results.add({"key": key, "lecture": name, "cell": mutant.cell, "kept": sorted(kept[mutant.key]),
+                             "status": status, "detail": detail, "seconds": round(seconds, 1)})
+                log(f"  slice of cell {mutant.cell} ({len(kept[mutant.key])} cells): {status} in {seconds:.0f} s")
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(check_slice, firsts.values()))
-        sliced = {cell for cell in firsts
-                  if results.records[slice_key(name, cell, digest)]["status"] == "passed"}
 
         def one(mutant):
-            status, detail, seconds = run_notebook(mutated_notebook(mutant, root, sliced=mutant.cell in sliced),
+            sliced = results.records[slice_key(name, mutant.cell, digest, kept[mutant.key])]["status"] == "passed"
+            status, detail, seconds = run_notebook(mutated_notebook(mutant, root, sliced=sliced, whole=not sliced),
                                                    name, timeout, root=root)
+            if status == "passed" and sliced:
+                status, detail, more = run_notebook(mutated_notebook(mutant, root, whole=True), name, timeout,
+                                                    root=root)
+                seconds += more
             status = "survived" if status == "passed" else status
             results.add(dict(asdict(mutant), status=status, detail=detail, seconds=round(seconds, 1),
                              lecture_hash=digest))

@@ -259,6 +259,40 @@ def test_a_hidden_check_kills_a_survivor_is_reported_and_a_second_run_resumes(to
     assert sum('"toy-slice-2-' in line for line in lines) == 1
 
 
+IN_PLACE = LECTURE.split("# A toy lecture")[0] + textwrap.dedent("""\
+    # A function that changes its argument in place
+
+    ```{code-cell} ipython3
+    def fill(a):
+        a[0] = 1
+    data = [0, 0]
+    ```
+
+    ```{code-cell} ipython3
+    fill(data)
+    ```
+
+    ```{code-cell} ipython3
+    :tags: [remove-cell]
+    assert data == [1, 0]
+    ```
+    """)
+
+
+@pytest.mark.slow
+def test_a_mutant_that_survives_its_slice_is_run_in_the_whole_lecture(tmp_path):
+    """No name says that `fill(data)` changes `data`, so the check is not in the deleted
+    call's slice, where the mutant passes; the whole lecture, run next, kills it."""
+    (tmp_path / "lectures").mkdir()
+    (tmp_path / "lectures" / "toy.md").write_text(IN_PLACE, encoding="utf-8")
+    deleted = next(m for m in lm.lecture_mutants("toy", tmp_path) if m.cell == 1)
+    assert deleted.after == "pass" and 2 not in lm.kept_cells(deleted, tmp_path, sliced=True)
+    results = lm.Results(tmp_path / "out" / "lectures.jsonl", root=tmp_path)
+    lm.run(["toy"], results, only={deleted.id}, log=lambda line: None, root=tmp_path)
+    assert results.records[deleted.key]["status"] == "killed"
+    assert results.records[deleted.key]["detail"].startswith("Cell 2")
+
+
 def test_explanations_name_mutants_one_or_several_to_a_line(tmp_path):
     path = tmp_path / "survivors.md"
     path.write_text("- `numpy-0123456789`: one\n- `numpy-aaaaaaaaaa`, `vectorized-bbbbbbbbbb-2`: two\n"

@@ -226,6 +226,15 @@ def fmt_seconds(seconds):
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def blas_thread_count():
+    """How many threads the BLAS library may use, as threadpoolctl sees it now: the largest
+    of its BLAS thread pools, or None where it sees none (it cannot see Apple's Accelerate).
+    Inside `threadpool_limits(...)`, the limit in force."""
+    from threadpoolctl import threadpool_info
+
+    return max((pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"), default=None)
+
+
 def fmt_bytes(nbytes):
     """Format a size in bytes with decimal units: '8 kB', '16 MB'."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):

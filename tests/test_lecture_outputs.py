@@ -80,6 +80,14 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
     assert lecture_outputs.sanitized("qm: first call 812 µs; best of 3 warm calls 9.4 ms, 2.31 s, 1.2e+03 s, 5 ns") \
         == ("qm: first call <duration>; best of 3 warm calls <duration>, <duration>, <duration>, <duration>")
     assert lecture_outputs.sanitized("3 steps, 10 ms2, 4 sums") == "3 steps, 10 ms2, 4 sums"
+    # A column padded to the duration's width: the padding goes with it.
+    assert lecture_outputs.sanitized("A @ A   812 µs,  x") == lecture_outputs.sanitized("A @ A  1.25 ms,  x") \
+        == "A @ A <duration>,  x"
+    # The numpy lecture's machine-dependent count and measured ratio; a negative ratio shows.
+    assert lecture_outputs.sanitized("BLAS threads available: 16") == "BLAS threads available: <count>"
+    assert lecture_outputs.sanitized("np.exp: 0.98 seconds of CPU per second of wall time") \
+        == "np.exp: <ratio> seconds of CPU per second of wall time"
+    assert "-0.98" in lecture_outputs.sanitized("np.exp: -0.98 seconds of CPU per second of wall time")
 
 
 @pytest.mark.slow

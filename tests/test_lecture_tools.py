@@ -219,6 +219,17 @@ def test_a_timing_is_printed_with_what_it_timed_read_from_the_record():
     assert lt.Timing(first=1, best=1, runs=[1]).label is None
 
 
+def test_the_blas_thread_count_is_the_largest_blas_pool_and_none_without_one(monkeypatch):
+    import threadpoolctl
+
+    pools = [{"user_api": "blas", "num_threads": 2}, {"user_api": "openmp", "num_threads": 16},
+             {"user_api": "blas", "num_threads": 8}, {"user_api": "blas", "num_threads": 4}]
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: pools)
+    assert lt.blas_thread_count() == 8
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: pools[1:2])
+    assert lt.blas_thread_count() is None
+
+
 def test_only_a_first_call_that_compiles_is_said_to_include_compilation():
     import jax
     import numba

@@ -8,7 +8,7 @@ machine. `verdicts(code)` lists the comparisons in a piece of Python that do.
 It follows values, not names. A value is *measured* when it comes from a clock
 (`time.perf_counter()`, `time.process_time()`, ...), from the site's timers (`time_call`,
 `time_first_and_best`), from a fault or core count (`minor_faults`, `os.cpu_count()`,
-`numba.get_num_threads()`), from a timing record's fields (`.best`, `.first`, `.runs`,
+`numba.get_num_threads()`, `blas_thread_count()`), from a timing record's fields (`.best`, `.first`, `.runs`,
 `["best_s"]`, ...), or is computed from a measured value by arithmetic, `min`, `max`,
 `sum`, a container or an f-string. What a timed call *returned* (`timing.result()`) is a
 value like any other.
@@ -32,6 +32,7 @@ MEASURING_CALLS = {
     "process_time_ns", "thread_time", "thread_time_ns", "time_ns", "default_timer",
     "time_call", "time_first_and_best", "speedup_over_loop", "cpu_per_wall", "minor_faults",
     "cpu_count", "physical_cores", "get_num_threads", "sched_getaffinity", "getrusage",
+    "blas_thread_count",
 }
 # Attributes that hold measurements, whatever object they belong to.
 MEASURED_ATTRIBUTES = {"best", "first", "runs", "compile_estimate", "elapsed", "num_threads",
@@ -45,7 +46,7 @@ PASSING_CALLS = {"min", "max", "sum", "abs", "float", "int", "round", "mean", "m
                  "asarray", "approx", "all", "any", "bool"}
 # Attributes of a measured object that are not measurements (what a timed call compiled).
 FACTS = {"compiled", "call", "result", "shape", "dtype", "ndim", "size", "nbytes", "devices",
-         "name", "fn", "args", "kwargs", "precision", "device"}
+         "name", "label", "fn", "args", "kwargs", "precision", "device"}
 # Functions whose own comparisons are the sanctioned kind.
 SANCTIONED = {"assert_took"}
 

@@ -225,7 +225,7 @@ def test_the_blas_thread_count_is_the_largest_blas_pool_and_none_without_one(mon
     pools = [{"user_api": "blas", "num_threads": 2}, {"user_api": "openmp", "num_threads": 16},
              {"user_api": "blas", "num_threads": 8}, {"user_api": "blas", "num_threads": 4}]
     monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: pools)
-    assert lt.blas_thread_count() == 8
+    assert lt.blas_thread_count() == 8            # fake measurement: the pools above
     monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: pools[1:2])
     assert lt.blas_thread_count() is None
 

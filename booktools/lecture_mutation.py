@@ -733,13 +733,14 @@ def kept_cells(mutant, root=ROOT, sliced=False):
                                     _names(code)[5]))
 
 
-def mutated_notebook(mutant, root=ROOT, sliced=False, mutate=True, whole=False):
+def mutated_notebook(mutant, root=ROOT, sliced=False, mutate=True, whole=False, keep=None):
     """The lecture as a notebook with the mutant's one change in its one cell, and only the
     cells that change can affect (kept_cells, `sliced` or not); the others would run as in
     the unmutated lecture, which passes. mutate=False: the same cells, unchanged. whole:
-    every cell of the lecture."""
+    every cell of the lecture. keep: these cells (a slice shared by several mutants)."""
     notebook, cells, code = _mutated(mutant, root)
-    keep = range(len(cells)) if whole else kept_cells(mutant, root, sliced)
+    if keep is None:
+        keep = range(len(cells)) if whole else kept_cells(mutant, root, sliced)
     if mutate:
         cells[mutant.cell][1].source = code
     dropped = {id(c) for number, c in cells if number not in keep}
@@ -908,15 +909,20 @@ def run(names, results, jobs=2, only=None, log=print, root=ROOT):
         # Each slice (the cells a mutant runs, sliced) runs unmutated first; a mutant runs in
         # its slice where that passes, else after every cell before its own. A mutant that
         # survives its slice runs again in the whole lecture, which decides.
-        kept = {mutant.key: kept_cells(mutant, root, sliced=True) for mutant in todo}
+        # One slice per changed cell: the cells any of its mutants needs (kept_cells).
+        slices = {}
+        for mutant in todo:
+            slices[mutant.cell] = slices.get(mutant.cell, frozenset()) | kept_cells(mutant, root, sliced=True)
+        kept = {mutant.key: slices[mutant.cell] for mutant in todo}
         firsts = {}
         for mutant in todo:
-            firsts.setdefault((mutant.cell, kept[mutant.key]), mutant)
+            firsts.setdefault(mutant.cell, mutant)
 
         def check_slice(mutant):
             key = slice_key(name, mutant.cell, digest, kept[mutant.key])
             if key not in results.records:
-                status, detail, seconds = run_notebook(mutated_notebook(mutant, root, sliced=True, mutate=False),
+                status, detail, seconds = run_notebook(mutated_notebook(mutant, root, mutate=False,
+                                                                        keep=kept[mutant.key]),
                                                        name, timeout, root=root)
                 results.add({"key": key, "lecture": name, "cell": mutant.cell, "kept": sorted(kept[mutant.key]),
                              "status": status, "detail": detail, "seconds": round(seconds, 1)})
@@ -927,7 +933,8 @@ def run(names, results, jobs=2, only=None, log=print, root=ROOT):
 
         def one(mutant):
             sliced = results.records[slice_key(name, mutant.cell, digest, kept[mutant.key])]["status"] == "passed"
-            status, detail, seconds = run_notebook(mutated_notebook(mutant, root, sliced=sliced, whole=not sliced),
+            status, detail, seconds = run_notebook(mutated_notebook(mutant, root, whole=not sliced,
+                                                                    keep=kept[mutant.key] if sliced else None),
                                                    name, timeout, root=root)
             if status == "passed" and sliced:
                 status, detail, more = run_notebook(mutated_notebook(mutant, root, whole=True), name, timeout,

@@ -10,6 +10,7 @@ import textwrap
 
 import jupytext
 import pytest
+from toy_lectures import toy_lecture
 
 from booktools import lecture_mutation as lm
 
@@ -177,18 +178,7 @@ def test_a_slice_runs_of_the_earlier_cells_only_those_the_kept_cells_need():
 
 
 # Three mutants (one killed, two survivors): the run below starts a kernel for each, twice.
-LECTURE = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-
+LECTURE = toy_lecture(textwrap.dedent("""\
     # A toy lecture
 
     ```{code-cell} ipython3
@@ -204,7 +194,7 @@ LECTURE = textwrap.dedent("""\
     ```{code-cell} ipython3
     shown = len('ab') + len('cd')
     ```
-    """)
+    """))
 
 
 @pytest.fixture
@@ -259,7 +249,7 @@ def test_a_hidden_check_kills_a_survivor_is_reported_and_a_second_run_resumes(to
     assert sum('"toy-slice-2-' in line for line in lines) == 1
 
 
-IN_PLACE = LECTURE.split("# A toy lecture")[0] + textwrap.dedent("""\
+IN_PLACE = toy_lecture(textwrap.dedent("""\
     # A function that changes its argument in place
 
     ```{code-cell} ipython3
@@ -276,7 +266,7 @@ IN_PLACE = LECTURE.split("# A toy lecture")[0] + textwrap.dedent("""\
     :tags: [remove-cell]
     assert data == [1, 0]
     ```
-    """)
+    """))
 
 
 @pytest.mark.slow

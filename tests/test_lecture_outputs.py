@@ -11,22 +11,12 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from toy_lectures import toy_lecture
 
 from booktools import lecture_mutation, lecture_outputs
 from booktools.book import ROOT, lectures
 
-TOY = textwrap.dedent("""\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-
+TOY = toy_lecture(textwrap.dedent("""\
     # A toy lecture
 
     ```{code-cell} ipython3
@@ -42,7 +32,7 @@ TOY = textwrap.dedent("""\
     ```{code-cell} ipython3
     print("not compared: a timing, say")
     ```
-    """)
+    """))
 
 
 @pytest.fixture

@@ -12,23 +12,13 @@ import sys
 import time
 
 import pytest
+from toy_lectures import front_matter
 
 from booktools.book import CONFIG_ASSETS, ROOT
 
 pytestmark = pytest.mark.slow   # each test builds a book: `make check` leaves them to `make test`
 
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
-mystnb:
-  execution_timeout: {timeout}
----
+HEADER = front_matter("mystnb:\n  execution_timeout: {timeout}\n") + """\
 
 # Fixture lecture
 

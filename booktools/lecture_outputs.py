@@ -105,6 +105,7 @@ def record(name, root=ROOT, timeout=600):
     """Run the lecture (in lectures/, as nbval does) and write its tagged cells' outputs;
     returns how many cells were recorded."""
     from nbclient import NotebookClient
+    from nbval.plugin import coalesce_streams
 
     notebook = jupytext.read(Path(root) / "lectures" / f"{name}.md")
     if not tagged(notebook):
@@ -113,7 +114,8 @@ def record(name, root=ROOT, timeout=600):
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(Path(root) / "lectures")}}).execute()
     entries = [{"source": cell.source.splitlines(),
-                "outputs": [_plain(output) for output in cell.outputs if output["output_type"] in KEPT]}
+                "outputs": [_plain(output) for output in coalesce_streams(cell.outputs)   # as nbval compares
+                            if output["output_type"] in KEPT]}
                for cell in tagged(notebook)]
     file = path(name, root)
     file.parent.mkdir(parents=True, exist_ok=True)

@@ -78,6 +78,16 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
     assert lecture_outputs.sanitized("np.exp: 0.98 seconds of CPU per second of wall time") \
         == "np.exp: <ratio> seconds of CPU per second of wall time"
     assert "-0.98" in lecture_outputs.sanitized("np.exp: -0.98 seconds of CPU per second of wall time")
+    # IPython's %timeit writes a Greek mu, and warns of a wide spread on a busy machine only.
+    timeit = "3.1 ms \u00b1 207 \u03bcs per loop (mean \u00b1 std. dev. of 5 runs, 3 loops each)\n"
+    assert lecture_outputs.sanitized(timeit) == lecture_outputs.sanitized(
+        "The slowest run took 4.56 times longer than the fastest. This could mean that an intermediate "
+        "result is being cached.\n" + timeit.replace("207", "15.2")) \
+        == " <duration> \u00b1 <duration> per loop (mean \u00b1 std. dev. of 5 runs, 3 loops each)\n"
+    # Random estimates: the digits go, the sign of a wrong one shows.
+    assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
+    assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"
+    assert lecture_outputs.sanitized("sample variance 5.271, theory 5.263") == "sample variance <random>, theory 5.263"
 
 
 @pytest.mark.slow

@@ -6,11 +6,12 @@ says something else.
     python -m booktools.lecture_outputs [LECTURE ...]     # `make lecture-outputs`: record
 
 A cell opts in with nbval's own tag, `:tags: [nbval-check-output]`; it must print the same
-thing on any machine (no timings, no unseeded draws, no device names). Its output is kept in
-tests/lecture-outputs/<lecture>.json, one entry per tagged cell in page order, with the
-cell's source beside it for the reviewer. A duration is neither kept nor compared
-(nbval-sanitize.cfg replaces it): a timing cell is checked for what it prints around its
-times, such as the label a Timing carries. nbval compares the outputs: the suite's plugin
+thing on any machine once nbval-sanitize.cfg has replaced what may vary (no device names).
+Its output is kept in tests/lecture-outputs/<lecture>.json, one entry per tagged cell in
+page order, with the cell's source beside it for the reviewer. A duration is neither kept
+nor compared (nbval-sanitize.cfg replaces it, as it does core counts, rates and the digits
+of an unseeded estimate): a timing cell is checked for what it prints around its times,
+such as the label a Timing carries. nbval compares the outputs: the suite's plugin
 (booktools.pytest_lectures) and the lecture mutation run put the recorded outputs into the
 tagged cells of the notebook they run (with_recorded_outputs); nothing else reads them.
 
@@ -18,6 +19,7 @@ Record after changing a tagged cell on purpose, and read the diff: it is what th
 prints. A tagged cell with nothing recorded fails the lecture's collection, naming the cell.
 """
 import argparse
+import functools
 import json
 import re
 import sys
@@ -45,12 +47,17 @@ def tagged(notebook):
     return [cell for cell in notebook.cells if cell.cell_type == "code" and TAG in cell.metadata.get("tags", [])]
 
 
-def sanitized(text):
-    """`text` as nbval compares it: each duration replaced (SANITIZE)."""
+@functools.cache
+def _sanitize_patterns():
     from nbval.plugin import get_sanitize_patterns
 
-    for regex, replace in get_sanitize_patterns(SANITIZE.read_text(encoding="utf-8")):
-        text = re.sub(regex, replace, text)
+    return [(re.compile(regex), replace) for regex, replace in get_sanitize_patterns(SANITIZE.read_text(encoding="utf-8"))]
+
+
+def sanitized(text):
+    """`text` as nbval compares it: each duration replaced (SANITIZE)."""
+    for regex, replace in _sanitize_patterns():
+        text = regex.sub(replace, text)
     return text
 
 

@@ -74,7 +74,12 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
     assert lecture_outputs.sanitized("A @ A   812 µs,  x") == lecture_outputs.sanitized("A @ A  1.25 ms,  x") \
         == "A @ A <duration>,  x"
     # The numpy lecture's machine-dependent count and measured ratio; a negative ratio shows.
-    assert lecture_outputs.sanitized("BLAS threads available: 16") == "BLAS threads available: <count>"
+    assert lecture_outputs.sanitized("BLAS threads available: 16") == "BLAS threads available: <count>" \
+        == lecture_outputs.sanitized("BLAS threads available: None")
+    # Inside the limit, the 1 is compared; a machine whose BLAS pool cannot be seen prints None.
+    assert lecture_outputs.sanitized("BLAS threads inside the block: None\nA @ A 1.2 ms\n") \
+        == lecture_outputs.sanitized("BLAS threads inside the block: 1\nA @ A 3.4 ms\n") \
+        != lecture_outputs.sanitized("BLAS threads inside the block: 2\n")
     assert lecture_outputs.sanitized("np.exp: 0.98 seconds of CPU per second of wall time") \
         == "np.exp: <ratio> seconds of CPU per second of wall time"
     assert "-0.98" in lecture_outputs.sanitized("np.exp: -0.98 seconds of CPU per second of wall time")

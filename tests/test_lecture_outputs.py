@@ -89,8 +89,9 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
         "The slowest run took 4.56 times longer than the fastest. This could mean that an intermediate "
         "result is being cached.\n" + timeit.replace("207", "15.2")) \
         == " <duration> \u00b1 <duration> per loop (mean \u00b1 std. dev. of 5 runs, 3 loops each)\n"
-    # A rate in the unit fmt_bytes chose: the unit is compared, the figure not.
-    assert lecture_outputs.sanitized("copies 12.3 GB/s, reads 950 MB/s") == "copies <rate> GB/s, reads <rate> MB/s"
+    # A rate, in whichever unit fmt_bytes chose for its size.
+    assert lecture_outputs.sanitized("copies 12.3 GB/s, reads 950 MB/s, 1e+03 MB/s; 4 GB") \
+        == "copies <rate>, reads <rate>, <rate>; 4 GB"
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

@@ -51,7 +51,8 @@ def tagged(notebook):
 def _sanitize_patterns():
     from nbval.plugin import get_sanitize_patterns
 
-    return [(re.compile(regex), replace) for regex, replace in get_sanitize_patterns(SANITIZE.read_text(encoding="utf-8"))]
+    rules = get_sanitize_patterns(SANITIZE.read_text(encoding="utf-8"))
+    return [(re.compile(regex), replace) for regex, replace in rules]
 
 
 def sanitized(text):

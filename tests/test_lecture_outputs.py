@@ -92,6 +92,11 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
     # A rate, in whichever unit fmt_bytes chose for its size.
     assert lecture_outputs.sanitized("copies 12.3 GB/s, reads 950 MB/s, 1e+03 MB/s; 4 GB") \
         == "copies <rate>, reads <rate>, <rate>; 4 GB"
+    # The scaling exercises' figures from this machine's sweep: the sizes and names stay.
+    assert lecture_outputs.sanitized("n =   100:   40.1 bytes per point =  5.0 float64 arrays of n\u00b2") \
+        == "n =   100: <bytes> bytes per point = <arrays> float64 arrays of n\u00b2"
+    assert lecture_outputs.sanitized("Numba serial                 b =  1.97\nJAX scan b = -0.03") \
+        == "Numba serial                 b = <exponent>\nJAX scan b = <exponent>"
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

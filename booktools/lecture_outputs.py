@@ -56,7 +56,8 @@ def _sanitize_patterns():
 
 
 def sanitized(text):
-    """`text` as nbval compares it: each duration replaced (SANITIZE)."""
+    """`text` as nbval compares it: what may vary replaced by SANITIZE's rules (durations,
+    rates, counts, random digits)."""
     for regex, replace in _sanitize_patterns():
         text = regex.sub(replace, text)
     return text

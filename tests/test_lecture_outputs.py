@@ -97,6 +97,15 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
         == "n =   100: <bytes> bytes per point = <arrays> float64 arrays of n\u00b2"
     assert lecture_outputs.sanitized("Numba serial                 b =  1.97\nJAX scan b = -0.03") \
         == "Numba serial                 b = <exponent>\nJAX scan b = <exponent>"
+    # The scaling lecture's summary table: its header is compared, its rows (this machine's,
+    # as many as were measured) become one line; a missing table or header still shows.
+    header = "problem   implementation          dtype   device           n      best first call    memory  x ref\n"
+    rows = ("max_of_f  NumPy meshgrid          float64 cpu            100    112 \u00b5s     -       391 kB    2.1\n"
+            "logistic  JAX scan                float64 gpu      1,000,000    1.4 ms    210 ms    7.6 MB      -\n")
+    assert lecture_outputs.sanitized(header + rows) == lecture_outputs.sanitized(header + rows[:rows.index("\n") + 1]) \
+        == header + "<one row per measurement>"
+    assert lecture_outputs.sanitized(rows) != lecture_outputs.sanitized(header + rows)
+    assert lecture_outputs.sanitized("max_of_f is the problem\n") == "max_of_f is the problem\n"
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

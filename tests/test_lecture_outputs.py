@@ -106,6 +106,9 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
         == header + "<one row per measurement>"
     assert lecture_outputs.sanitized(rows) != lecture_outputs.sanitized(header + rows)
     assert lecture_outputs.sanitized("max_of_f is the problem\n") == "max_of_f is the problem\n"
+    # The sequential lecture's page faults: the system's choice, or None where it counts none.
+    assert lecture_outputs.sanitized("; new pages in one call of qm: 19533") \
+        == lecture_outputs.sanitized("; new pages in one call of qm: None") == "; new pages in one call of qm: <count>"
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

@@ -109,6 +109,12 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
     # The sequential lecture's page faults: the system's choice, or None where it counts none.
     assert lecture_outputs.sanitized("; new pages in one call of qm: 19533") \
         == lecture_outputs.sanitized("; new pages in one call of qm: None") == "; new pages in one call of qm: <count>"
+    # The machine a lecture ran on: the words stay, the machine's own figures and names go.
+    machine = "CPU: {}, {} logical cores; Numba uses {} threads\nJAX {}: default backend {!r}, device {}\n"
+    assert lecture_outputs.sanitized(machine.format("x86_64", 2, 2, "0.10.2", "cpu", "cpu")) \
+        == lecture_outputs.sanitized(machine.format("aarch64", 64, 16, "0.10.2", "gpu", "NVIDIA H100 80GB HBM3")) \
+        == ("CPU: <architecture>, <count> logical cores; Numba uses <count> threads\n"
+            "JAX <version>: default backend <backend>, device <device>\n")
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

@@ -115,6 +115,16 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
         == lecture_outputs.sanitized(machine.format("aarch64", 64, 16, "0.10.2", "gpu", "NVIDIA H100 80GB HBM3")) \
         == ("CPU: <architecture>, <count> logical cores; Numba uses <count> threads\n"
             "JAX <version>: default backend <backend>, device <device>\n")
+    # NumPy's peak temporaries: the size goes, the label and the meshes' size stay.
+    assert lecture_outputs.sanitized("meshes: 16 MB\npeak temporaries during one call: 40 MB\n") \
+        == lecture_outputs.sanitized("meshes: 16 MB\npeak temporaries during one call: 32.1 MB\n") \
+        == "meshes: 16 MB\npeak temporaries during one call: <bytes>\n"
+    # What XLA made of a loop: the backend's operations go, the lines and their words stay.
+    loop = ("each step runs:     {}\nthen the condition: {}\nthe whole loop compiled into one function: {}\n")
+    assert lecture_outputs.sanitized(loop.format("fusion, copy", "compare", True)) \
+        == lecture_outputs.sanitized(loop.format("custom-call", "fusion.2", False)) \
+        == loop.format("<operations>", "<operations>", "<True or False>")
+    assert "<operations>" not in lecture_outputs.sanitized("each step runs:    \n")
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

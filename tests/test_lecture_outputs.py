@@ -125,6 +125,9 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
         == lecture_outputs.sanitized(loop.format("custom-call", "fusion.2", False)) \
         == loop.format("<operations>", "<operations>", "<True or False>")
     assert "<operations>" not in lecture_outputs.sanitized("each step runs:    \n")
+    assert lecture_outputs.sanitized("JAX 0.10.2 running on CPU - cpu\n<class 'jaxlib._jax.ArrayImpl'> {CpuDevice(id=0)}") \
+        == lecture_outputs.sanitized("JAX 0.10.2 running on GPU - NVIDIA H100\n<class 'jaxlib._jax.ArrayImpl'> {CudaDevice(id=0)}") \
+        == "JAX <version> running on <backend> - <device>\n<class 'jaxlib._jax.ArrayImpl'> {<device>}"
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

@@ -125,9 +125,20 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
         == lecture_outputs.sanitized(loop.format("custom-call", "fusion.2", False)) \
         == loop.format("<operations>", "<operations>", "<True or False>")
     assert "<operations>" not in lecture_outputs.sanitized("each step runs:    \n")
-    assert lecture_outputs.sanitized("JAX 0.10.2 running on CPU - cpu\n<class 'jaxlib._jax.ArrayImpl'> {CpuDevice(id=0)}") \
-        == lecture_outputs.sanitized("JAX 0.10.2 running on GPU - NVIDIA H100\n<class 'jaxlib._jax.ArrayImpl'> {CudaDevice(id=0)}") \
+    version = "JAX 0.10.2 running on {} - {}\n<class 'jaxlib._jax.ArrayImpl'> {{{}(id=0)}}"
+    assert lecture_outputs.sanitized(version.format("CPU", "cpu", "CpuDevice")) \
+        == lecture_outputs.sanitized(version.format("GPU", "NVIDIA H100", "CudaDevice")) \
         == "JAX <version> running on <backend> - <device>\n<class 'jaxlib._jax.ArrayImpl'> {<device>}"
+    # The sequential lecture's scan: the probe's exponent, the chosen length and device go.
+    scan = ("cost grew like n^{} from 2,000 to 20,000 steps\n"
+            "{} steps on {}: qm_jax: first call 3.1 ms{}; best of 5 warm calls 1.2 ms\n")
+    assert lecture_outputs.sanitized(scan.format("1.02", "1,000,000", "CPU", " (includes compilation)")) \
+        == lecture_outputs.sanitized(scan.format("-0.10", "20,000", "the host CPU", "")) \
+        == lecture_outputs.sanitized(scan.format("2.31", "50,000", "GPU", " (includes compilation)")) \
+        == ("cost grew like n^<exponent> from 2,000 to 20,000 steps\n"
+            "<count> steps on <device>: qm_jax: first call <duration>; best of 5 warm calls <duration>\n")
+    assert lecture_outputs.sanitized("first step where the two series differ by more than 0.1: t = 23") \
+        == "first step where the two series differ by more than 0.1: t = <step>"
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

@@ -8,10 +8,10 @@ machine. `verdicts(code)` lists the comparisons in a piece of Python that do.
 It follows values, not names. A value is *measured* when it comes from a clock
 (`time.perf_counter()`, `time.process_time()`, ...), from the site's timers (`time_call`,
 `time_first_and_best`), from a fault or core count (`minor_faults`, `os.cpu_count()`,
-`numba.get_num_threads()`, `blas_thread_count()`), from a timing record's fields (`.best`, `.first`, `.runs`,
-`["best_s"]`, ...), or is computed from a measured value by arithmetic, `min`, `max`,
-`sum`, a container or an f-string. What a timed call *returned* (`timing.result()`) is a
-value like any other.
+`numba.get_num_threads()`, `blas_thread_count()`, `machine_summary()`), from a timing
+record's fields (`.best`, `.first`, `.runs`, `["best_s"]`, ...), or is computed from a
+measured value by arithmetic, `min`, `max`, `sum`, a container or an f-string. What a timed
+call *returned* (`timing.result()`) is a value like any other.
 
 A comparison is a verdict on a stopwatch when it orders a measured value against anything
 (`t < 0.5 * t_blocked`, `speedup > 2`), or tests a measured value for equality with one
@@ -32,7 +32,7 @@ MEASURING_CALLS = {
     "process_time_ns", "thread_time", "thread_time_ns", "time_ns", "default_timer",
     "time_call", "time_first_and_best", "speedup_over_loop", "cpu_per_wall", "minor_faults",
     "cpu_count", "physical_cores", "get_num_threads", "sched_getaffinity", "getrusage",
-    "blas_thread_count",
+    "blas_thread_count", "machine_summary",
 }
 # Attributes that hold measurements, whatever object they belong to.
 MEASURED_ATTRIBUTES = {"best", "first", "runs", "compile_estimate", "elapsed", "num_threads",

@@ -9,6 +9,7 @@ Lectures import this module for jobs they would otherwise each repeat:
   loop, read from the compiled program's text;
 * memory: `peak_allocation` (NumPy, via tracemalloc), `compiled_bytes` (XLA's plan),
   `minor_faults` (pages the operating system handed a call for the first time);
+* the machine: `machine_summary`, the lines each lecture prints first;
 * readable numbers: `fmt_seconds`, `fmt_bytes`, `fmt_power_of_ten`, `compare_speed`,
   `compare_timed` (two Timings, their precision checked against the text's), `compare_size`;
 * sizing a run to the machine: `probe_exponent` and `affordable_length` turn a short
@@ -29,6 +30,7 @@ a stopwatch").
 import ast
 import linecache
 import os
+import platform
 import re
 import sys
 import time
@@ -216,6 +218,20 @@ def _device_of(arrays):
     platforms = sorted({device.platform for array in arrays if hasattr(array, "devices")
                         for device in array.devices()})
     return "+".join(platforms) if platforms else "cpu"
+
+
+def machine_summary():
+    """The machine this code runs on, as the lines a lecture prints first: the CPU's
+    architecture and logical cores, with the threads Numba runs a parallel loop on where
+    Numba is imported, and JAX's version, default backend and first device where JAX is.
+    Each lecture prints the same lines, so one sanitizing rule covers them all."""
+    numba, jax = sys.modules.get("numba"), sys.modules.get("jax")
+    cpu = f"CPU: {platform.machine()}, {os.cpu_count()} logical cores"
+    lines = [cpu + (f"; Numba uses {numba.get_num_threads()} threads" if numba else "")]
+    if jax:
+        lines.append(f"JAX {jax.__version__}: default backend {jax.default_backend()!r}, "
+                     f"device {jax.devices()[0].device_kind}")
+    return "\n".join(lines)
 
 
 def fmt_seconds(seconds):
@@ -479,14 +495,13 @@ def xla_partitions(compiled_text):
 def threads_used(timing):
     """How many CPU threads the code `timing` timed splits its work over, read from the code,
     not from a clock: for a Numba function, Numba's thread count if its compiled code runs a
-    loop on Numba's threads (`assert_numba_compiled`'s test), else 1; for a jitted JAX function
+    `prange` loop on Numba's threads (`runs_prange_loop`), else 1; for a jitted JAX function
     on the CPU, the most parts XLA's compiled program splits a fused operation into
     (`xla_partitions`); None for JAX on an accelerator, whose cores are not the CPU's; 1 for
     anything else (NumPy's element-wise work and reductions run on one thread)."""
     fn, args, kwargs = timing.fn, timing.args, timing.kwargs
     if callable(getattr(fn, "py_func", None)) and callable(getattr(fn, "inspect_llvm", None)):
-        parallel = any("do_scheduling" in fn.inspect_llvm(signature) for signature in fn.signatures)
-        return sys.modules["numba"].get_num_threads() if parallel else 1
+        return sys.modules["numba"].get_num_threads() if runs_prange_loop(fn) else 1
     if callable(getattr(fn, "lower", None)):
         jax = sys.modules["jax"]
         arrays = jax_arrays_in((args, kwargs))
@@ -538,11 +553,8 @@ def loop_operations(compiled_text):
 def assert_numba_compiled(fn, parallel=False):
     """Fail (AssertionError, saying why) unless `fn` is a Numba function that has compiled:
     a dispatcher from `numba.jit`, with its documented `py_func` and at least one compiled
-    signature (`signatures`). With `parallel`, the compiled code must also run a loop on
-    Numba's threads: `numba.jit(parallel=True)` turned a `prange` loop into a call to
-    Numba's parallel scheduler (`do_scheduling_*` in `inspect_llvm`, the LLVM IR Numba
-    documents for reading what it compiled). A serial loop, even under `parallel=True`,
-    compiles to no such call."""
+    signature (`signatures`). With `parallel`, the compiled code must also run one of the
+    function's own loops on Numba's threads (`runs_prange_loop`)."""
     try:
         fn.py_func
         signatures = list(fn.signatures)
@@ -550,10 +562,28 @@ def assert_numba_compiled(fn, parallel=False):
         raise AssertionError("not a Numba function: decorate it with @numba.jit") from None
     assert signatures, "a Numba function that never compiled: call it first"
     if parallel:
-        llvm = [fn.inspect_llvm(signature) for signature in signatures]
-        assert any("do_scheduling" in text for text in llvm), (
+        assert runs_prange_loop(fn), (
             "no loop runs in parallel: use @numba.jit(parallel=True) with numba.prange over "
             "the independent iterations")
+
+
+def runs_prange_loop(fn):
+    """Whether a compiled signature of the Numba function `fn` runs one of its own
+    `numba.prange` loops on Numba's threads. Two records must agree: the LLVM IR
+    (`inspect_llvm`) calls Numba's parallel scheduler (`do_scheduling_*`), and the
+    compilation's parallel loops ("parfors", in `get_metadata(signature)`'s
+    "parfor_diagnostics") include one made from a `prange` the code wrote, pattern
+    ("prange", "user"). The IR alone cannot tell: under `parallel=True` Numba also runs
+    NumPy calls such as `row_max.max()` on its threads, so a serial `range` loop over the
+    rows followed by `row_max.max()` calls the scheduler too."""
+    for signature in fn.signatures:
+        if "do_scheduling" not in fn.inspect_llvm(signature):
+            continue
+        parfors = fn.get_metadata(signature)["parfor_diagnostics"].initial_parfors
+        if any(isinstance(p, tuple) and tuple(p[:2]) == ("prange", "user")
+               for parfor in parfors for p in parfor.patterns):
+            return True
+    return False
 
 
 def count_line_events(fn, *args):

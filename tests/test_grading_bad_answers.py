@@ -80,6 +80,21 @@ def ar1_final(m, T, ρ=0.9, σ=1.0):
         y_final[i] = y
     return y_final
 ''', "no loop runs in parallel"),
+    # Rows in a serial loop: under parallel=True, Numba still runs the final np.argmax on its
+    # threads, so the compiled code calls its scheduler; the rows do not run in parallel.
+    "argmax_f with serial rows": ("lectures/vectorized", "Exercise 4.1", '''
+@numba.jit(parallel=True)
+def argmax_f(grid):
+    n = len(grid)
+    row_max = np.empty(n)
+    row_arg = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        row = np.cos(grid[i]**2 + grid**2) / (1 + grid[i]**2 + grid**2)
+        row_arg[i] = np.argmax(row)
+        row_max[i] = row[row_arg[i]]
+    i = np.argmax(row_max)
+    return row_max[i], i, row_arg[i]
+''', "no loop runs in parallel"),
 }
 
 

@@ -15,6 +15,7 @@ from toy_lectures import toy_lecture
 
 from booktools import lecture_mutation, lecture_outputs
 from booktools.book import ROOT, lectures
+from lecture_tools import machine_summary
 
 TOY = toy_lecture(textwrap.dedent("""\
     # A toy lecture
@@ -109,12 +110,18 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
     # The sequential lecture's page faults: the system's choice, or None where it counts none.
     assert lecture_outputs.sanitized("; new pages in one call of qm: 19533") \
         == lecture_outputs.sanitized("; new pages in one call of qm: None") == "; new pages in one call of qm: <count>"
-    # The machine a lecture ran on: the words stay, the machine's own figures and names go.
-    machine = "CPU: {}, {} logical cores; Numba uses {} threads\nJAX {}: default backend {!r}, device {}\n"
-    assert lecture_outputs.sanitized(machine.format("x86_64", 2, 2, "0.10.2", "cpu", "cpu")) \
-        == lecture_outputs.sanitized(machine.format("aarch64", 64, 16, "0.10.2", "gpu", "NVIDIA H100 80GB HBM3")) \
+    # The machine a lecture ran on (machine_summary, as every lecture prints it): the words
+    # stay, the machine's own figures and names go; the same with or without Numba.
+    import jax
+    import numba  # noqa: F401  (machine_summary names the libraries imported)
+    machine = "CPU: {}, {} logical cores; Numba uses {} threads\nJAX {}: default backend {!r}, device {}"
+    assert lecture_outputs.sanitized(machine_summary()) \
+        == lecture_outputs.sanitized(machine.format("aarch64", 64, 16, "0.4.38", "gpu", "NVIDIA H100 80GB HBM3")) \
         == ("CPU: <architecture>, <count> logical cores; Numba uses <count> threads\n"
-            "JAX <version>: default backend <backend>, device <device>\n")
+            "JAX <version>: default backend <backend>, device <device>")
+    assert lecture_outputs.sanitized(f"CPU: x86_64, 2 logical cores\nJAX {jax.__version__}: default backend "
+                                     "'cpu', device cpu") \
+        == "CPU: <architecture>, <count> logical cores\nJAX <version>: default backend <backend>, device <device>"
     # NumPy's peak temporaries: the size goes, the label and the meshes' size stay.
     assert lecture_outputs.sanitized("meshes: 16 MB\npeak temporaries during one call: 40 MB\n") \
         == lecture_outputs.sanitized("meshes: 16 MB\npeak temporaries during one call: 32.1 MB\n") \
@@ -125,10 +132,9 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
         == lecture_outputs.sanitized(loop.format("custom-call", "fusion.2", False)) \
         == loop.format("<operations>", "<operations>", "<True or False>")
     assert "<operations>" not in lecture_outputs.sanitized("each step runs:    \n")
-    version = "JAX 0.10.2 running on {} - {}\n<class 'jaxlib._jax.ArrayImpl'> {{{}(id=0)}}"
-    assert lecture_outputs.sanitized(version.format("CPU", "cpu", "CpuDevice")) \
-        == lecture_outputs.sanitized(version.format("GPU", "NVIDIA H100", "CudaDevice")) \
-        == "JAX <version> running on <backend> - <device>\n<class 'jaxlib._jax.ArrayImpl'> {<device>}"
+    on = "<class 'jaxlib._jax.ArrayImpl'> {{{}(id=0)}}"
+    assert lecture_outputs.sanitized(on.format("CpuDevice")) == lecture_outputs.sanitized(on.format("CudaDevice")) \
+        == "<class 'jaxlib._jax.ArrayImpl'> {<device>}"
     # The sequential lecture's scan: the probe's exponent, the chosen length and device go.
     scan = ("cost grew like n^{} from 2,000 to 20,000 steps\n"
             "{} steps on {}: qm_jax: first call 3.1 ms{}; best of 5 warm calls 1.2 ms\n")
@@ -139,6 +145,9 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
             "<count> steps on <device>: qm_jax: first call <duration>; best of 5 warm calls <duration>\n")
     assert lecture_outputs.sanitized("first step where the two series differ by more than 0.1: t = 23") \
         == "first step where the two series differ by more than 0.1: t = <step>"
+    agree = "identical to the Numba series for the first {} of 61 values"
+    assert lecture_outputs.sanitized(agree.format(61)) == lecture_outputs.sanitized(agree.format(37)) \
+        == agree.format("<count>")
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

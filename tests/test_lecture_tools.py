@@ -387,6 +387,57 @@ def test_assert_vectorized_fails_a_loop_over_the_elements_and_passes_whole_array
         lt.assert_vectorized(np.vectorize(lambda v: v * 2), lambda n: (np.ones(n),), sizes=(100, 3_000))
 
 
+def test_a_parallel_loop_is_a_prange_the_function_wrote_not_a_numpy_call_numba_parallelized():
+    numba = pytest.importorskip("numba")
+
+    def per_row(loop):                         # one maximum per row, then the maximum of those
+        def rows(grid):
+            n = len(grid)
+            row_max = np.empty(n)
+            for i in loop(n):
+                m = -np.inf
+                for j in range(n):
+                    m = max(m, np.cos(grid[i] ** 2 + grid[j] ** 2))
+                row_max[i] = m
+            return row_max.max()               # under parallel=True, itself on Numba's threads
+        return rows
+
+    grid = np.linspace(-1.0, 1.0, 11)
+    by_threads = numba.jit(parallel=True)(per_row(numba.prange))
+    serial_rows = numba.jit(parallel=True)(per_row(range))
+    not_parallel = numba.jit(per_row(numba.prange))
+    for fn in (by_threads, serial_rows, not_parallel):
+        assert fn(grid) == 1.0
+    assert "do_scheduling" in serial_rows.inspect_llvm(serial_rows.signatures[0])   # what the IR alone saw
+    lt.assert_numba_compiled(by_threads, parallel=True)
+    assert lt.runs_prange_loop(by_threads)
+    for fn in (serial_rows, not_parallel):
+        assert not lt.runs_prange_loop(fn)
+        with pytest.raises(AssertionError, match="no loop runs in parallel"):
+            lt.assert_numba_compiled(fn, parallel=True)
+        lt.assert_numba_compiled(fn)                                 # compiled, all the same
+    assert lt.threads_used(lt.time_call(serial_rows, grid, repeat=1)) == 1
+    assert lt.threads_used(lt.time_call(by_threads, grid, repeat=1)) == numba.config.NUMBA_NUM_THREADS
+    with pytest.raises(AssertionError, match="not a Numba function"):
+        lt.assert_numba_compiled(per_row(range), parallel=True)
+
+
+def test_machine_summary_names_the_cpu_and_only_the_libraries_the_lecture_imported(monkeypatch):
+    import os
+    import platform
+
+    import jax
+    import numba
+    cpu = f"CPU: {platform.machine()}, {os.cpu_count()} logical cores"
+    jax_line = (f"JAX {jax.__version__}: default backend {jax.default_backend()!r}, "
+                f"device {jax.devices()[0].device_kind}")
+    assert lt.machine_summary() == f"{cpu}; Numba uses {numba.get_num_threads()} threads\n{jax_line}"
+    monkeypatch.delitem(sys.modules, "numba")                # jax_intro imports no Numba
+    assert lt.machine_summary() == f"{cpu}\n{jax_line}"
+    monkeypatch.delitem(sys.modules, "jax")
+    assert lt.machine_summary() == cpu
+
+
 def test_a_comparison_records_how_far_it_was_from_other_words_when_asked(tmp_path, monkeypatch):
     import json
     lt.compare_speed(1.0, 2.0)                                          # not asked: nothing written

@@ -145,6 +145,9 @@ def ar1_path(key, T, ρ=0.9):
     return lax.scan(step, (0.0, key), None, length=T)[1]
 '''
 
+# Right in every value, but not jitted: the exercise asks for `jax.jit` with T static.
+NOT_JITTED_PATH = ONE_SPLIT_PER_STEP.replace('@partial(jax.jit, static_argnames="T")\n', "")
+
 # {lecture: {label: {case: (code, what the check's failure says, or None: it must pass)}}}
 WRONG = {
     "lectures/numpy": {
@@ -184,7 +187,8 @@ WRONG = {
                                        "    return t, t", "AssertionError")},
         "jax_intro-ex6": {"one key for every step": (ONE_KEY, "shocks repeat"),
                           "a split in every step (right)": (ONE_SPLIT_PER_STEP, None),
-                          "NumPy's generator, frozen at tracing": (NUMPY_SHOCKS, "AssertionError")},
+                          "NumPy's generator, frozen at tracing": (NUMPY_SHOCKS, "AssertionError"),
+                          "not jitted": (NOT_JITTED_PATH, "should be jitted")},
         "jax_intro-ex7": {"values read now": ("h_compiles = (True, False, True, True, True, False)\n"
                                               "h_values = (7.0, 100.0, 108.0, 109.0, 106.0, 106.0)", "AssertionError"),
                           "new values recompile": ("h_compiles = (True, True, True, True, True, True)\n"

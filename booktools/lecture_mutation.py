@@ -531,8 +531,11 @@ def _digest(*parts):
 
 
 def scopes(cells):
-    """For each code cell (nbval's number, cell), the names bound and the modules imported by
-    the cells before it: what a name in it may be mistaken for."""
+    """For each code cell (nbval's number, cell), the names bound by the visible cells before
+    it, and the modules imported by any cell before it: what a name in it may be mistaken
+    for. A name only a hidden check binds (a stand-in, a saved original) is not one a reader
+    or an author of the visible code has seen; a visible cell that used it would fail in
+    the notebooks readers run, which have no hidden cells."""
     known, modules, found = set(), set(), []
     for _, cell in cells:
         found.append((frozenset(known), frozenset(modules)))
@@ -540,7 +543,8 @@ def scopes(cells):
             bound, imported = _bound_and_imported(ast.parse(python_source(cell.source)))
         except SyntaxError:
             continue
-        known |= bound
+        if not is_hidden_check(cell):
+            known |= bound
         modules |= imported
     return found
 

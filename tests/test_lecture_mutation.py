@@ -122,6 +122,19 @@ def test_a_name_is_swapped_only_for_a_name_of_its_kind_and_never_for_a_module():
     assert swaps == {("grid", "grid_jax")}
 
 
+def test_a_name_is_swapped_only_for_one_a_visible_cell_bound_not_a_hidden_checks_stand_in():
+    from nbformat.v4 import new_code_cell
+    cells = list(enumerate([
+        new_code_cell("import numpy as np\ntotal = np.sum"),
+        new_code_cell("real_total, total_of = total, []", metadata={"tags": ["remove-cell"]}),
+        new_code_cell("y = total(np.ones(3))"),
+    ]))
+    known, modules = lm.scopes(cells)[2]
+    assert "total" in known and not {"real_total", "total_of"} & known and "np" in modules
+    sites = lm.cell_sites("y = total(np.ones(3))", known=known, modules=modules)
+    assert not [a for _, b, a, operator in sites if operator == "name swapped" and a in {"real_total", "total_of"}]
+
+
 def test_each_mutant_changes_its_one_place_and_still_parses():
     original = ast.dump(ast.parse(CELL))
     sites = lm.cell_sites(CELL)

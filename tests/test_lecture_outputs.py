@@ -148,6 +148,22 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
     agree = "identical to the Numba series for the first {} of 61 values"
     assert lecture_outputs.sanitized(agree.format(61)) == lecture_outputs.sanitized(agree.format(37)) \
         == agree.format("<count>")
+    # The path-count table: an accelerator's extra row goes, every other row stays.
+    table = "   10 paths: Numba 1.2 ms   JAX 3.4 ms\n100,000 paths: Numba 12.3 ms   JAX 1.23 s\n"
+    assert lecture_outputs.sanitized(table + "1,000,000 paths: Numba 123 ms   JAX 4.56 s\n") \
+        == lecture_outputs.sanitized(table) \
+        == "   10 paths: Numba <duration>   JAX <duration>\n100,000 paths: Numba <duration>   JAX <duration>\n"
+    assert lecture_outputs.sanitized("10,000,000 paths: Numba 1 s   JAX 2 s\n") != ""
+    # beyond_one_device's devices and their shards: the machine's names and counts go, the
+    # words and each line's shape stay; a name that is not a device's stays too.
+    pool = "{} devices: {}; {} CPU cores\n"
+    assert lecture_outputs.sanitized(pool.format(4, "cpu:0, cpu:1, cpu:2, cpu:3", 2)) \
+        == lecture_outputs.sanitized(pool.format(2, "cuda:0, cuda:1", 64)) \
+        == pool.format("<count>", "<devices>", "<count>")
+    assert "glue_md" in lecture_outputs.sanitized(pool.format(2, "<function glue_md at 0x7f>, cpu:1", 2))
+    assert lecture_outputs.sanitized("cpu:0: x[0:500]\ncpu:1: x[500:1000]\ncpu:2: x[1000:1500]\n") \
+        == lecture_outputs.sanitized("cuda:0: x[0:1000]\ncuda:1: x[1000:2000]\n") \
+        == "<device>: x[<start>:<stop>], one line per device\n"
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

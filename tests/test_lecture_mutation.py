@@ -320,6 +320,22 @@ def test_every_explained_lecture_mutant_is_a_mutant_of_the_lectures_now():
                                   "only shown")), line
 
 
+def test_every_kind_of_bug_planted_in_the_lectures_has_been_killed_by_their_checks():
+    """Each kind of bug the mutator plants in the real lectures (the issue's list among them:
+    in_axes, labels, dtypes, decorators, prange, timing attributes, ...) has at least one
+    mutant that a check killed, in the recorded run (RESULTS) on the lectures' code as it is
+    now: a killed mutant's key is its cell's text, so an edited cell's results do not count."""
+    planted = {doc.split("/")[-1]: lm.lecture_mutants(doc.split("/")[-1]) for doc in lm.lectures()}
+    kinds = {m.operator for mutants in planted.values() for m in mutants}
+    keys = {m.key: m.operator for mutants in planted.values() for m in mutants}
+    records = lm.Results().records.values()
+    killed = {keys[r["key"]] for r in records if r.get("status") in lm.KILLED and r.get("key") in keys}
+    assert {"in_axes", "label swapped", "dtype", "decorator dropped", "prange to range", "timing attribute",
+            "name swapped", "statement deleted", "axis", "operands swapped", "argument dropped",
+            "comparison direction", "number scaled", "number zeroed", "number negated"} <= kinds
+    assert kinds <= killed, sorted(kinds - killed)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("code", ["np.max(f(grid[:, None], grid[None, :]))",
                                   "jnp.max(f_jax(grid[:, None], grid[None, :]))"])

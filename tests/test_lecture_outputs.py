@@ -154,6 +154,20 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
         == lecture_outputs.sanitized(table) \
         == "   10 paths: Numba <duration>   JAX <duration>\n100,000 paths: Numba <duration>   JAX <duration>\n"
     assert lecture_outputs.sanitized("10,000,000 paths: Numba 1 s   JAX 2 s\n") != ""
+    # The sequential summary: the JAX rows' device and the largest path count go; Numba's rows,
+    # always on the CPU, keep theirs.
+    summary = ("  qm_jax ({0}, float64)                   1.2 ms\n  qm_paths_numba (CPU, float64)    3 ms\n"
+               "{1} path(s) of 1,000 steps, per step of one path:\n  qm_paths_jax ({0}, float64)   4 ns\n")
+    assert lecture_outputs.sanitized(summary.format("CPU", "100,000")) \
+        == lecture_outputs.sanitized(summary.format("GPU", "1,000,000")) \
+        == ("  qm_jax (<device>, float64) <duration>\n  qm_paths_numba (CPU, float64) <duration>\n"
+            "<the most paths> path(s) of 1,000 steps, per step of one path:\n"
+            "  qm_paths_jax (<device>, float64) <duration>\n")
+    assert "GPU" in lecture_outputs.sanitized("  qm_paths_numba (GPU, float64)  3 ms\n")
+    # ... and the memory XLA plans for the exercise's two scans: the sizes go, the names stay.
+    planned = "memory planned: qm_mean {}, qm_jax {}\n"
+    assert lecture_outputs.sanitized(planned.format("48 bytes", "800 kB")) \
+        == lecture_outputs.sanitized(planned.format("1.02 kB", "1.6 MB")) == planned.format("<bytes>", "<bytes>")
     # beyond_one_device's devices and their shards: the machine's names and counts go, the
     # words and each line's shape stay; a name that is not a device's stays too.
     pool = "{} devices: {}; {} CPU cores\n"

@@ -178,6 +178,16 @@ def test_durations_are_neither_recorded_nor_compared_but_the_words_around_them_a
     assert lecture_outputs.sanitized("cpu:0: x[0:500]\ncpu:1: x[500:1000]\ncpu:2: x[1000:1500]\n") \
         == lecture_outputs.sanitized("cuda:0: x[0:1000]\ncuda:1: x[1000:2000]\n") \
         == "<device>: x[<start>:<stop>], one line per device\n"
+    # ... its timings by how many devices their input is on (one stays one), and one CPU
+    # device's plans, which a GPU does not have: a line whose plans went missing still shows.
+    timed = "on {} devices, max_f: first call 3 ms; best of 5 warm calls 1 ms\n"
+    assert lecture_outputs.sanitized(timed.format(4)) == lecture_outputs.sanitized(timed.format(2)) \
+        == "on <count> devices, max_f: first call <duration>; best of 5 warm calls <duration>\n"
+    assert lecture_outputs.sanitized("on 1 device, max_f: 3 ms") == "on 1 device, max_f: <duration>"
+    plans = "plans on one {} device, parts per fused operation: {}\n"
+    assert lecture_outputs.sanitized(plans.format("CPU", "{'max_f': [4, 1], 'final_values': [1]}")) \
+        == lecture_outputs.sanitized(plans.format("GPU", "{}")) == plans.format("<device>", "<plans>")
+    assert lecture_outputs.sanitized(plans.format("CPU", "").rstrip()) == plans.format("CPU", "").rstrip()
     # Random estimates: the digits go, the sign of a wrong one shows.
     assert lecture_outputs.sanitized("estimate: 3.1418") == lecture_outputs.sanitized("estimate: 3.1395")
     assert lecture_outputs.sanitized("estimate: -0.0") == "estimate: -0.0"

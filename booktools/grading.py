@@ -46,6 +46,7 @@ booktools.gradebook (`make grade SUBMISSIONS=`).
 """
 import argparse
 import ast
+import builtins
 import contextlib
 import functools
 import importlib.util
@@ -254,17 +255,59 @@ def _imports_and_settings(source):
     return "\n".join(ast.unparse(node) for node in kept)
 
 
+def _setting(statement, modules):
+    """An import, or a setting: a method of an imported module called as a statement,
+    reading nothing else (`jax.config.update("jax_enable_x64", True)`, `np.random.seed(1)`)."""
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return True
+    if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
+            and isinstance(statement.value.func, ast.Attribute)):
+        return False
+    _, reads, _ = lecture_source.statement_names(statement)
+    return reads <= modules | set(dir(builtins)) and lecture_source.called_root(statement.value) in modules
+
+
+def _a_check(statement):
+    """The lecture's own check (`assert ...`, `assert_numba_compiled(f)`): it binds nothing a
+    question's check could read, and the grader runs its own."""
+    return isinstance(statement, ast.Assert) or (
+        isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
+        and (lecture_source.called_root(statement.value) or "").startswith("assert_"))
+
+
 def needed_cells(cells, names):
-    """The cells that bind `names`, and the cells those read from, in order; of the other
-    cells, only their imports and settings: the part of the lecture the checks need."""
+    """The part of the lecture the checks need, read statement by statement from the last:
+    a top-level statement is kept when it binds or changes a name needed (one of `names`,
+    or one a kept statement reads), and so is every import and setting (`_setting`). A
+    statement that times, prints or plots what no check reads is left out, so the checks
+    never wait for the lecture's timings, and so is the lecture's own check (`_a_check`).
+    Returns the kept code of each cell that keeps any, in order; a cell that does not parse
+    is read whole (`lecture_source.cell_names`)."""
+    trees = []
+    for source in cells:
+        try:
+            trees.append(ast.parse(source))
+        except SyntaxError:
+            trees.append(None)
+    modules = set().union(*(lecture_source.imported_names(tree) for tree in trees if tree is not None))
     keep, needed = [], set(names)
-    for source in reversed(cells):
-        defs, uses = lecture_source.cell_names(source, arguments=False)
-        if defs & needed:
-            keep.append(source)
-            needed |= uses
-        elif ALWAYS.search(source) and (part := _imports_and_settings(source)):
-            keep.append(part)
+    for source, tree in reversed(list(zip(cells, trees))):
+        if tree is None:
+            defs, uses = lecture_source.cell_names(source, arguments=False)
+            if defs & needed:
+                keep.append(source)
+                needed |= uses
+            continue
+        kept = []
+        for statement in reversed(tree.body):
+            if _a_check(statement):
+                continue
+            binds, reads, changes = lecture_source.statement_names(statement)
+            if _setting(statement, modules) or ((binds | changes) - modules) & needed:
+                kept.append(statement)
+                needed |= reads
+        if kept:
+            keep.append("\n".join(ast.unparse(statement) for statement in reversed(kept)))
     return keep[::-1]
 
 

@@ -572,31 +572,7 @@ def lecture_mutants(name, root=ROOT):
     return mutants
 
 
-def _local_names(tree):
-    """The Name nodes of `tree` that stand for a function's, a lambda's or a comprehension's
-    own names (its parameters, what it binds, a comprehension's loop variables): they are
-    no name of the notebook's, which a later cell could read or change."""
-    local = set()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            args = node.args
-            own = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
-            own |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
-            inside = [inner for body in ([node.body] if isinstance(node, ast.Lambda) else node.body)
-                      for inner in ast.walk(body)]
-            declared = {name for inner in inside if isinstance(inner, (ast.Global, ast.Nonlocal))
-                        for name in inner.names}
-            own |= {inner.id for inner in inside if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store)}
-            own |= {inner.name for inner in inside if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef))}
-            own -= declared
-        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            inside = list(ast.walk(node))
-            own = {target.id for generator in node.generators for target in ast.walk(generator.target)
-                   if isinstance(target, ast.Name)}
-        else:
-            continue
-        local |= {id(inner) for inner in inside if isinstance(inner, ast.Name) and inner.id in own}
-    return local
+_local_names = lecture_source.local_name_nodes
 
 
 def _names(code):

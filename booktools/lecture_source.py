@@ -15,6 +15,7 @@ Grading, the student edition, the stated-time rule (booktools.reading) and the s
 tests read lectures through it; none parses the format itself.
 """
 import ast
+import builtins
 import hashlib
 import json
 import re
@@ -310,6 +311,92 @@ def imports(tree):
 def imported_names(tree):
     """Names the imports anywhere in `tree` (parsed code) bind: `import a.b` binds `a`."""
     return set(imports(tree))
+
+
+def local_name_nodes(tree):
+    """The Name nodes of `tree` that stand for a function's, a lambda's or a comprehension's
+    own names (its parameters, what it binds, a comprehension's loop variables): they are
+    no name of the notebook's, which a later cell could read or change."""
+    local = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            own = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
+            own |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+            inside = [inner for body in ([node.body] if isinstance(node, ast.Lambda) else node.body)
+                      for inner in ast.walk(body)]
+            declared = {name for inner in inside if isinstance(inner, (ast.Global, ast.Nonlocal))
+                        for name in inner.names}
+            own |= {inner.id for inner in inside if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store)}
+            own |= {inner.name for inner in inside if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            own -= declared
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            inside = list(ast.walk(node))
+            own = {target.id for generator in node.generators for target in ast.walk(generator.target)
+                   if isinstance(target, ast.Name)}
+        else:
+            continue
+        local |= {id(inner) for inner in inside if isinstance(inner, ast.Name) and inner.id in own}
+    return local
+
+
+# Methods that read their object and change nothing: `qm_jax.lower(x0, n)` (JAX's lowering of
+# a jitted function), `t.result()`, `x.copy()`, ... (statement_names; any other method may).
+READING_METHODS = {"lower", "result", "copy", "devices", "astype", "item", "tolist", "reshape", "sum",
+                   "max", "min", "mean", "inspect_llvm", "inspect_asm", "inspect_types", "get_metadata",
+                   "keys", "values", "items", "get"}
+
+
+def statement_names(statement):
+    """What one top-level statement (an `ast` node) does with the notebook's names, as sets
+    (binds, reads, changes). binds: what it assigns, defines or imports; reads: every name it
+    reads, inside its functions too (`x += 1` reads x); changes: the names whose value it may
+    change in place: `x[i] = `, `x.a = `, an object whose method it calls (`rng.normal()`
+    draws), a function it calls (a Numba function compiles on its first call), and the
+    arguments of a call made as a statement (`records.append(r)`, `qm_into(out, x0, n)`).
+    A function's own names and a comprehension's loop variables are none of these."""
+    local = local_name_nodes(statement)
+    in_function = {id(inner) for node in ast.walk(statement)
+                   if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+                   for inner in ast.walk(node) if inner is not node}
+    binds, reads, changes = set(), set(), set()
+
+    def root(node, through_calls=False):        # `out[0]`: out; `str(x)`: a new value, no name's
+        while isinstance(node, (ast.Subscript, ast.Attribute)) or through_calls and isinstance(node, ast.Call):
+            node = node.func if isinstance(node, ast.Call) else node.value
+        return node.id if isinstance(node, ast.Name) and id(node) not in local else None
+
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Name) and id(node) not in local:
+            (reads if isinstance(node.ctx, ast.Load) else binds).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and id(node) not in in_function:
+            binds.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            binds |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and id(node.target) not in local:
+            reads.add(node.target.id)
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            changes.add(root(node.value))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if isinstance(node.func.value, ast.Name) and node.func.attr not in READING_METHODS:
+                changes.add(root(node.func.value))                       # rng.normal(): rng draws
+        elif isinstance(node, ast.Call) and id(node) not in in_function:
+            changes.add(root(node.func))          # a Numba function compiles when first called
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            call = node.value
+            if isinstance(call.func, ast.Attribute):                    # records.append(r): records
+                changes.add(root(call.func.value, through_calls=True))
+            if not (isinstance(call.func, ast.Name) and call.func.id in dir(builtins)):   # print(x)
+                changes |= {root(arg) for arg in call.args + [k.value for k in call.keywords]}
+    return binds, reads, changes - {None} - set(dir(builtins))    # len(x) changes no name len
+
+
+def called_root(call):
+    """The name a call's function hangs from: `np` for `np.random.seed(1)`, `f` for `f(x)`."""
+    node = call.func
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def top_level_names(code, imports=True):

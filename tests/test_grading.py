@@ -4,6 +4,7 @@ Real submissions: answered (full marks) in the Colab-like run, tests/test_colab_
 unanswered in tests/test_grading_submissions.py; bad answers in
 tests/test_grading_bad_answers.py."""
 import json
+import re
 
 import nbformat
 import pytest
@@ -213,3 +214,48 @@ def test_gradescope_results_give_each_question_its_points_and_a_refusal_scores_z
     assert gradescope.main(args) == 0
     empty = json.loads((tmp_path / "results.json").read_text())
     assert empty["score"] == 0.0 and "holds 0" in empty["output"]
+
+
+LECTURE = [
+    "import numpy as np\nfrom lecture_tools import time_call",
+    "np.random.seed(1)\nrng = np.random.default_rng(0)\nwarm_up = rng.normal(size=3)\nprint(warm_up)",
+    "def f(x):\n    total = 0.0\n    for v in x:\n        total += v\n    return total\n"
+    "grid = np.linspace(0, 1, 5)\nt_f = time_call(f, grid)\nprint(t_f)\nassert f(grid) == grid.sum()",
+    "out = np.zeros(3)\nfill(out)\nscale = 2.0\ntext = f.lower(grid)\nm = scale * f(grid)\ndraw = rng.normal()",
+    "def g(total):\n    return total + 1\nunused = g(1)",
+]
+
+
+def kept(names):
+    return "\n".join(grading.needed_cells(LECTURE, names))
+
+
+def test_the_graders_slice_keeps_the_statements_a_check_needs_not_the_timings_or_the_lectures_own_checks():
+    sliced = kept({"m"})
+    assert "scale = 2.0" in sliced and "def f(x)" in sliced and "grid = np.linspace" in sliced
+    assert "time_call(f, grid)" not in sliced and "print" not in sliced     # timed and shown, read by no check
+    assert "assert" not in sliced                                           # the lecture's own check
+    assert "np.random.seed(1)" in sliced and "import numpy as np" in sliced  # imports and settings, always
+    assert "f.lower(grid)" not in sliced                                    # lowering reads f, changes nothing
+    assert "def g" not in sliced                    # a name a function binds locally (total) pulls nothing in
+
+
+def test_the_graders_slice_keeps_what_changes_a_needed_value_in_place_or_draws_from_its_generator():
+    assert "fill(out)" in kept({"out"})                 # a call made as a statement may fill its argument
+    sliced = kept({"draw"})
+    assert "warm_up = rng.normal(size=3)" in sliced and "rng = np.random.default_rng(0)" in sliced
+    assert "m = scale * f(grid)" not in sliced
+    # A function called may change (a Numba function compiles on its first call).
+    assert "m = scale * f(grid)" in kept({"f"})
+
+
+@pytest.mark.parametrize("doc", LECTURES)
+def test_the_graders_slice_of_a_lecture_runs_none_of_its_timings(doc):
+    """Scaling's checks read the records of its sweep (bm.sweep), which times as it goes:
+    that one measurement stays; no lecture's own `time_call` or `peak_allocation` does."""
+    graded = grading.questions(doc)
+    remote = grading.student_names(doc)
+    needed = set().union(*(grading.free_names(q.check) - set(remote.get(q.label, [])) for q in graded))
+    sliced = "\n".join(grading.needed_cells(grading.lecture_cells(doc), needed))
+    assert not re.search(r"\b(time_call|peak_allocation|timeit)\(", sliced)
+    assert ("bm.sweep(" in sliced) == doc.endswith("scaling")

@@ -7,8 +7,8 @@ imports) as received, its exercises answered (the site's solutions, one written
 differently) and, in between, only the lecture code those answers read
 (`submissions.lean`). It is graded the way an instructor grades it, by `python -m
 booktools.grading` (`make grade`) with that Python as its kernel, which must give full
-marks. (The autograder zip's verdict is held against `make grade`'s in
-tests/test_grading_submissions.py.) For the other notebook pages, the whole published
+marks, and the lecture's autograder zip, run as Gradescope runs it, must say the same
+(unanswered notebooks: tests/test_grading_submissions.py). For the other notebook pages, the whole published
 notebook. The setup cell must bring in the rest (quantecon, threadpoolctl, Dask), and the
 helper cells the `lecture_tools` module, without touching the NumPy, Numba and JAX
 already there.
@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from submissions import lean, read, solutions
+from submissions import assert_same_verdict, lean, read, run_autograder, solutions
 
 from booktools import grading
 from booktools.book import ROOT, lectures, notebook_pages
@@ -207,8 +207,10 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
     """The assignment as received, its opening cells (setup, helper modules, imports) and
     its exercises, answered, with only the lecture code the answers read in between
     (`submissions.lean`): its setup and helper cells bring in the rest, and a student's
-    answers then score in full. The lecture's own cells run whole under nbval and in the
-    build; what they import is there after the setup cells (the test below)."""
+    answers (the site's, one of them written another way) then score in full, here and on
+    Gradescope. The lecture's own cells run whole under nbval and in the build; what they
+    import is there after the setup cells (the test below). Every site answer passes its
+    check on the grader's part of the lecture in tests/test_exercise_checks.py."""
     path = notebook_as_received(built_notebooks, doc, tmp_path)
     answers = solutions(read(built_notebooks, doc))
     exercise, alternative = ALTERNATIVES[doc]
@@ -240,6 +242,11 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
     for row in result["questions"]:
         assert f"{row['exercise']} ({row['label']}): {row['points'] - row['by_hand']:g} / {row['points']:g}" \
             in run.stdout
+    # The lecture's autograder zip (`make assignments`), run as Gradescope runs it, with the
+    # grader's own kernel: the same verdict on the same notebook. (What the grader installed
+    # into the Colab-like kernel's Python before grading, a note, Gradescope's never needs.)
+    results = run_autograder(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", path, tmp_path / "gradescope")
+    assert_same_verdict(results, result, unlike_kernel="before grading, into the kernel's Python")
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,18 @@
 """Grading by `make grade` (the command line), and by the lecture's autograder zip (`make
 assignments`) run as Gradescope runs it, which must say the same, question by question:
-an unanswered notebook scores 0 with a line per question, and the site's answers score
-in full.
+an unanswered notebook scores 0 with a line per question.
 
 The submissions are the student notebooks of `make student` without the lecture's own cells
-(`submissions.exercises_only`), answered ones with the part of it the answers read
-(`lecture="needed"`), so that each costs a kernel's start and that part, not the
-lecture's timings: the whole answered notebooks are graded once, in the Colab-like run
-(tests/test_colab_run.py); bad answers in tests/test_grading_bad_answers.py."""
+(`submissions.exercises_only`), so that each costs a kernel's start and the grader's part of
+the lecture. Answered notebooks score in full under `make grade` and on Gradescope in the Colab-like
+run (tests/test_colab_run.py); bad answers in tests/test_grading_bad_answers.py."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from submissions import assert_same_verdict, read, run_autograder, solutions, submission
+from submissions import assert_same_verdict, run_autograder, submission
 
 from booktools import grading
 from booktools.book import lectures
@@ -42,22 +40,5 @@ def test_the_unanswered_notebook_scores_zero_with_a_line_per_question_here_and_o
     for row in result["questions"]:
         assert f"{row['exercise']} ({row['label']}): 0 / {row['points']:g}" in printed
     assert f"total: 0 / {result['max']:g}" in printed
-    results = run_autograder(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", path, tmp_path / "gradescope")
-    assert_same_verdict(results, result)
-
-
-@pytest.mark.parametrize("doc", lectures())
-def test_the_sites_answers_score_in_full_here_and_on_gradescope(doc, built_notebooks, student, tmp_path):
-    """Every question answered with the site's solution, in a notebook that carries only
-    the lecture code those answers read: full marks but for the parts a person marks."""
-    answers = solutions(read(built_notebooks, doc))
-    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc, answers, lecture="needed")
-    result, printed = graded(path)
-    assert result["lecture"] == doc and result["max"] > 0 and not result["flags"], result
-    assert [row["label"] for row in result["questions"]] == [q.label for q in grading.questions(doc)]
-    for row in result["questions"]:
-        assert row["earned"] == row["points"] - row["by_hand"] and row["earned"] > 0, row
-        assert f"{row['exercise']} ({row['label']}): {row['earned']:g} / {row['points']:g}" in printed
-    assert f"total: {result['total']:g} / {result['max']:g}" in printed
     results = run_autograder(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", path, tmp_path / "gradescope")
     assert_same_verdict(results, result)

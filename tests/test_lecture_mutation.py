@@ -341,7 +341,10 @@ def test_every_kind_of_bug_planted_in_the_lectures_has_been_killed_by_their_chec
                                   "jnp.max(f_jax(grid[:, None], grid[None, :]))"])
 def test_broadcasting_on_the_diagonal_only_is_caught(code, tmp_path):
     """The mutant that once survived: `grid[:, None]` twice evaluates f on the diagonal, where
-    this f has its maximum, so the result alone cannot tell; the hidden checks can."""
+    this f has its maximum, so the result alone cannot tell; the hidden checks can. It runs
+    the real lecture, up to the first cell that fails (nbval's `-x`), since what it proves
+    is that the lecture's own checks kill a bug in the lecture's own line; its slice
+    (`sliced=True`) would be the same cells, every later one reading `f`."""
     [mutant] = [m for m in lm.lecture_mutants("vectorized") if m.after == "grid[:, None]"
                 and lectures_line(m).strip() == f"return {code}"]
     status, detail, _ = lm.run_notebook(lm.mutated_notebook(mutant), "vectorized", timeout=600)

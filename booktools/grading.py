@@ -275,14 +275,47 @@ def _a_check(statement):
         and (lecture_source.called_root(statement.value) or "").startswith("assert_"))
 
 
+# Calls that only show or measure: what a check never reads, unless it reads what they bind.
+OBSERVING_CALLS = {"print", "display", "glue", "glue_md", "glue_text_block", "plt", "time_call",
+                   "time_first_and_best", "peak_allocation", "minor_faults", "cpu_per_wall",
+                   "speedup_over_loop", "machine_summary"}
+
+
+def _observation(statement):
+    """A statement that shows or measures (`print(...)`, `t = time_call(f, x)`, a loop of
+    prints), or the lecture's own check."""
+    if _a_check(statement):
+        return True
+    if isinstance(statement, (ast.Expr, ast.Assign, ast.AnnAssign)) and isinstance(statement.value, ast.Call):
+        return lecture_source.called_root(statement.value) in OBSERVING_CALLS
+    if isinstance(statement, (ast.For, ast.With, ast.If)):
+        return all(map(_observation, statement.body + getattr(statement, "orelse", [])))
+    return False
+
+
+def _loop_names(statement):
+    """The names a top-level `for` or `with` binds for its own body (`r` in `for r in records`)."""
+    if isinstance(statement, ast.For):
+        targets = [statement.target]
+    elif isinstance(statement, ast.With):
+        targets = [item.optional_vars for item in statement.items if item.optional_vars]
+    else:
+        targets = []
+    return {node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)}
+
+
 def needed_cells(cells, names):
-    """The part of the lecture the checks need, read statement by statement from the last:
-    a top-level statement is kept when it binds or changes a name needed (one of `names`,
-    or one a kept statement reads), and so is every import and setting (`_setting`). A
-    statement that times, prints or plots what no check reads is left out, so the checks
-    never wait for the lecture's timings, and so is the lecture's own check (`_a_check`).
-    Returns the kept code of each cell that keeps any, in order; a cell that does not parse
-    is read whole (`lecture_source.cell_names`)."""
+    """The part of the lecture the checks need, read statement by statement from the last: a
+    top-level statement is kept when it binds or changes a name needed (one of `names`, or
+    one a kept statement reads), and so is every import and setting (`_setting`). A cell
+    that keeps such a statement also keeps its statements that bind nothing but only act
+    (`b[0] = 1` on an alias `b` of a needed array, `bump()`, `for r in records: r["sq"] =
+    ...`), unless they show or measure (`_observation`: prints, glue, plots, timings, the
+    lecture's own asserts) or compute from a measurement: the checks never wait for a
+    timing they do not read. Not seen: a change through an alias bound in another cell, or
+    made by a function called in a statement that binds a name (`warm = draw(rng)`), or the
+    signatures a timing compiled. Returns the kept code of each cell that keeps any, in
+    order; a cell that does not parse is read whole (`lecture_source.cell_names`)."""
     trees = []
     for source in cells:
         try:
@@ -290,25 +323,43 @@ def needed_cells(cells, names):
         except SyntaxError:
             trees.append(None)
     modules = set().union(*(lecture_source.imported_names(tree) for tree in trees if tree is not None))
-    keep, needed = [], set(names)
-    for source, tree in reversed(list(zip(cells, trees))):
+    # What only shows or measures, and what is computed from a measurement (a speed-up, a table
+    # of timings): statements a cell keeps only where a needed name asks for them.
+    measured, observing = set(), set()
+    for number, tree in enumerate(trees):
+        for i, statement in enumerate(tree.body if tree is not None else []):
+            binds, reads, _ = lecture_source.statement_names(statement)
+            if _observation(statement) or reads & measured:
+                observing.add((number, i))
+                measured |= binds
+            else:
+                measured -= binds
+    needed, kept = set(names), {}
+    for number in reversed(range(len(cells))):
+        tree = trees[number]
         if tree is None:
-            defs, uses = lecture_source.cell_names(source, arguments=False)
+            defs, uses = lecture_source.cell_names(cells[number], arguments=False)
             if defs & needed:
-                keep.append(source)
+                kept[number] = True
                 needed |= uses
             continue
-        kept = []
-        for statement in reversed(tree.body):
-            if _a_check(statement):
-                continue
-            binds, reads, changes = lecture_source.statement_names(statement)
-            if _setting(statement, modules) or ((binds | changes) - modules) & needed:
-                kept.append(statement)
-                needed |= reads
-        if kept:
-            keep.append("\n".join(ast.unparse(statement) for statement in reversed(kept)))
-    return keep[::-1]
+        mine = kept.setdefault(number, set())
+        settled = False
+        while not settled:
+            settled = True
+            whole = any(not _setting(tree.body[i], modules) for i in mine)
+            for i in reversed(range(len(tree.body))):
+                statement = tree.body[i]
+                if i in mine or _a_check(statement):
+                    continue
+                binds, reads, changes = lecture_source.statement_names(statement)
+                if (_setting(statement, modules) or (binds | (changes - modules)) & needed
+                        or whole and (number, i) not in observing and binds - changes <= _loop_names(statement)):
+                    mine.add(i)
+                    needed |= reads
+                    settled = False
+    return ["\n".join(ast.unparse(trees[n].body[i]) for i in sorted(kept[n])) if trees[n] is not None
+            else cells[n] for n in range(len(cells)) if kept.get(n)]
 
 
 def _lecture_helpers(cells):

@@ -344,7 +344,14 @@ def local_name_nodes(tree):
 # a jitted function), `t.result()`, `x.copy()`, ... (statement_names; any other method may).
 READING_METHODS = {"lower", "result", "copy", "devices", "astype", "item", "tolist", "reshape", "sum",
                    "max", "min", "mean", "inspect_llvm", "inspect_asm", "inspect_types", "get_metadata",
-                   "keys", "values", "items", "get"}
+                   "keys", "values", "items"}
+
+
+# NumPy's and Python's global random generators, as if a name: a draw reads and changes it, and
+# so do seeding it and setting its state (a Generator from default_rng is an object like any).
+RANDOM_STATE = "<global random state>"
+GLOBAL_RANDOM = re.compile(r"^(np|numpy)\.random\.(?!default_rng$|Generator$|SeedSequence$|PCG64)\w+$"
+                           r"|^random\.\w+$")
 
 
 def statement_names(statement):
@@ -352,8 +359,9 @@ def statement_names(statement):
     (binds, reads, changes). binds: what it assigns, defines or imports; reads: every name it
     reads, inside its functions too (`x += 1` reads x); changes: the names whose value it may
     change in place: `x[i] = `, `x.a = `, an object whose method it calls (`rng.normal()`
-    draws), a function it calls (a Numba function compiles on its first call), and the
-    arguments of a call made as a statement (`records.append(r)`, `qm_into(out, x0, n)`).
+    draws), the global random state (`np.random.uniform()`), and the arguments of a call
+    made as a statement (`records.append(r)`, `qm_into(out, x0, n)`). Calling a function
+    is not counted as changing it (a Numba function compiles a new signature when called).
     A function's own names and a comprehension's loop variables are none of these."""
     local = local_name_nodes(statement)
     in_function = {id(inner) for node in ast.walk(statement)
@@ -374,14 +382,18 @@ def statement_names(statement):
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             binds |= {(a.asname or a.name).split(".")[0] for a in node.names}
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and id(node.target) not in local:
-            reads.add(node.target.id)
+            reads.add(node.target.id)             # and changes it in place, if it is a list or an array
+            changes.add(node.target.id)
+        if isinstance(node, ast.Call):            # np.add(a, 1, out=a) fills a
+            changes |= {root(k.value) for k in node.keywords if k.arg == "out"}
         if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
             changes.add(root(node.value))
+        if isinstance(node, ast.Call) and GLOBAL_RANDOM.match(ast.unparse(node.func)):
+            reads.add(RANDOM_STATE)                 # np.random.seed(3), np.random.uniform(): one state
+            changes.add(RANDOM_STATE)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if isinstance(node.func.value, ast.Name) and node.func.attr not in READING_METHODS:
                 changes.add(root(node.func.value))                       # rng.normal(): rng draws
-        elif isinstance(node, ast.Call) and id(node) not in in_function:
-            changes.add(root(node.func))          # a Numba function compiles when first called
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             call = node.value
             if isinstance(call.func, ast.Attribute):                    # records.append(r): records

@@ -207,8 +207,6 @@ def site_version():
 
 # ------------------------------------------------------------------ the lecture, trusted
 
-ALWAYS = re.compile(r"^\s*(import|from)\s|config\.update|set_num_threads|enable_x64", re.M)
-
 
 def free_names(source):
     """Names a check reads that it never binds itself (so they come from elsewhere)."""
@@ -242,17 +240,6 @@ def lecture_cells(doc):
             continue
         cells.append("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
     return cells
-
-
-def _imports_and_settings(source):
-    """Only the top-level imports and settings (`jax.config.update(...)`) of a cell."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return ""
-    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
-            or (isinstance(node, ast.Expr) and ALWAYS.search(ast.unparse(node)))]
-    return "\n".join(ast.unparse(node) for node in kept)
 
 
 def _setting(statement, modules):

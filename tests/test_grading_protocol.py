@@ -16,6 +16,7 @@ from submissions import submission
 from booktools import gradebook, grading, tampering
 from booktools.book import ROOT, lectures
 from booktools.remote import KERNEL_HELPER, KernelLink, Remote, RemoteError, decode, encode, lambda_sources
+from booktools.sandbox import sandbox_mode
 
 TAMPERING = {
     "import builtins\nbuiltins.print = lambda *a, **k: None": "builtins.print",
@@ -295,15 +296,41 @@ def test_the_students_names_are_the_answers_a_check_reads():
                      "numpy-ex4": ["several_cores"], "numpy-ex5": ["float32_results"]}
 
 
+def lecture_runs_and_kernel_starts(monkeypatch):
+    """What happens, in order, as grade() runs: ("lecture", doc) each time the grader runs
+    a lecture's part, ("kernel",) each time a kernel starts (the per-process cache emptied)."""
+    from booktools import sandbox
+    events, run_lecture, start = [], grading.trusted_namespace, sandbox.SandboxKernel.start
+    monkeypatch.setattr(grading, "_TRUSTED", {})
+    monkeypatch.setattr(grading, "trusted_namespace", lambda doc: events.append(("lecture", doc)) or run_lecture(doc))
+    monkeypatch.setattr(sandbox.SandboxKernel, "start",
+                        lambda box, *a, **k: events.append(("kernel",)) or start(box, *a, **k))
+    return events
+
+
+def test_a_notebook_no_check_can_read_is_graded_without_running_the_lecture(monkeypatch, student, tmp_path):
+    """Sandboxed, the lecture's part the checks read runs only once some check can look up
+    its student's names: unanswered, every question loses its points with its line, and the
+    lecture (scaling's would run its whole sweep) never runs."""
+    assert sandbox_mode()[1] is None, "this test needs the sandbox"
+    events = lecture_runs_and_kernel_starts(monkeypatch)
+    result = grading.grade(submission(tmp_path / "numpy.ipynb", student, "lectures/numpy"))
+    assert result.sandboxed and events == [("kernel",)], events
+    assert result.total == 0 and all("is not defined by the submission" in q.message for q in result.questions)
+
+
 def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch, student, tmp_path):
     """grade() itself finds bwrap missing, notes why and how to install it, and the report's
-    first line says the grade was given without a sandbox."""
+    first line says the grade was given without a sandbox. The lecture's part the checks
+    read ran before the submission could touch the grader's files, unanswered as it is."""
     import shutil
 
     from booktools import sandbox
     real = shutil.which
     monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real(tool))
+    events = lecture_runs_and_kernel_starts(monkeypatch)
     result = grading.grade(submission(tmp_path / "numpy.ipynb", student, "lectures/numpy"))
+    assert events == [("lecture", "lectures/numpy"), ("kernel",)], events
     assert result.sandboxed is False
     [note] = [n for n in result.notes if n.startswith("ran unsandboxed:")]
     assert "bwrap not found" in note and "apt-get install bubblewrap" in note, note

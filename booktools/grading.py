@@ -627,20 +627,41 @@ def whose_values(doc, nb, path, student=None, seed=None):
     return values, owner, [], []
 
 
+# Names through which a cell can bind a name its syntax does not show (exec, globals(), the
+# main module, IPython's machinery): a student's cell that reads one may define anything.
+DYNAMIC_BINDING = {"exec", "eval", "compile", "globals", "locals", "vars", "setattr", "__import__",
+                   "__builtins__", "builtins", "sys", "importlib", "runpy", "__main__", "get_ipython"}
+
+
+def reaches_the_lecture(submission):
+    """Whether some question's check can get past looking up its student's names, as far as
+    the notebook's syntax tells (`lecture_source.cell_names`, which over-approximates): each
+    is bound by some code cell, or it has none to look up. Always, when a student's own cell
+    could bind names its syntax does not show (DYNAMIC_BINDING, a star import)."""
+    bound = set()
+    for index, cell in submission.code_cells:
+        names, read = lecture_source.cell_names(cell.source)
+        if index in submission.own and (read & DYNAMIC_BINDING or "*" in names):
+            return True
+        bound |= names
+    return any(set(submission.student_names.get(q.label, [])) <= bound for q in submission.questions)
+
+
 def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox=True, limits=None):
     """The notebook's cells in a fresh kernel (sandboxed), then the grader's helper and
     probe, then each question's check here, its student's names read from the kernel."""
     notes, flags = [], []
     verdicts = {q.label: (0.0, "not graded") for q in submission.questions}
+    # Everything the verdict needs from the grader's files is read before the submission
+    # runs: unsandboxed, its code could rewrite them (the lecture's helpers, say); and the
+    # lecture's part runs with no process of the submission's beside it. It runs only if a
+    # check can get past looking up the student's names: an unanswered notebook never needs it.
+    namespace, problems = _trusted(submission.lecture) if reaches_the_lecture(submission) else ({}, [])
+    namespace = {**namespace, **variants.namespace_values(submission.values)}     # the student's own values
     site_version()
     with tempfile.TemporaryDirectory(prefix="grade-") as folder:
         shutil.copy(submission.path, Path(folder) / submission.path.name)
         box = SandboxKernel(folder, kernel_python(kernel), limits, sandbox=sandbox)
-        # The lecture's part the checks read runs here when a check can get past looking up
-        # the student's names (`_reaches_the_lecture`): an unanswered notebook never needs it.
-        # Unsandboxed, it runs before the submission does, whose code could rewrite the
-        # grader's files (the lecture's helpers, say); sandboxed, that code sees none of them.
-        trusted = None if box.sandboxed else _trusted(submission.lecture)
         if not box.sandboxed:
             notes.append(f"ran unsandboxed: {box.why_not}")
         elif box.mode != "root":
@@ -655,6 +676,7 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
                 nbformat.write(submission.nb, executed)
             if alive:
                 alive = _install_helper(box, timeouts.question, notes)
+            notes += problems
             clock = _Clock()
             link = KernelLink(box.private, lambda code, limit: _rpc(box, clock, code, limit), timeouts.question)
             if alive:
@@ -665,11 +687,6 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
                               for r in reasons if isinstance(r, str)][:20]
                 except Exception as error:
                     notes.append(f"the kernel did not answer the grader's probe ({type(error).__name__})")
-            if trusted is None and alive and _reaches_the_lecture(submission, link, clock, timeouts.question):
-                trusted = _trusted(submission.lecture)
-            namespace, problems = trusted or ({}, [])
-            notes += problems
-            namespace = {**namespace, **variants.namespace_values(submission.values)}     # the student's own values
             for q in submission.questions:
                 verdicts[q.label] = _check(q, submission.student_names.get(q.label, []), namespace, link, box,
                                            clock, timeouts.question) \
@@ -682,28 +699,6 @@ def run_in_kernel(submission, timeouts, kernel="python3", executed=None, sandbox
                 notes.append(f"{len(left)} of the submission's processes outlived the grading "
                              f"({', '.join(sorted(set(_names(left))))})")
     return KernelRun(verdicts, flags, notes, box.sandboxed)
-
-
-def _reaches_the_lecture(submission, link, clock, limit):
-    """Whether some question's check gets past looking up its student's names (each
-    defined in the kernel, or none to look up), and so reads the lecture's values. A kernel
-    that does not answer a lookup plainly (it timed out, say) counts as defining the name."""
-    defined = {}
-
-    def is_defined(name):
-        if name not in defined:
-            clock.start(limit)
-            try:
-                link.lookup(name)
-                defined[name] = True
-            except NameError:
-                defined[name] = False
-            except Exception:
-                defined[name] = True
-        return defined[name]
-
-    return any(all(is_defined(name) for name in submission.student_names.get(q.label, []))
-               for q in submission.questions)
 
 
 def _names(pids):

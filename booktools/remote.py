@@ -19,7 +19,9 @@ import base64
 import io
 import json
 import linecache
+import os
 import secrets
+import stat
 import types
 from pathlib import Path
 
@@ -186,6 +188,25 @@ def lambda_sources(check, filename):
             for node in ast.walk(tree) if isinstance(node, ast.Lambda)}
 
 
+def read_answer(path):
+    """The bytes of an answer file the kernel wrote, at most MAX_ANSWER_BYTES of them, read
+    only if it is a plain file of its own: the kernel could leave a link to another file
+    there (one of the grader's, or /dev/zero), or a pipe that never ends."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise RemoteError("the kernel gave no answer (did it stop, or take too long?)") from None
+    except OSError:
+        raise RemoteError("the kernel's answer is not a plain file") from None
+    with os.fdopen(descriptor, "rb") as answer:
+        if not stat.S_ISREG(os.fstat(answer.fileno()).st_mode):
+            raise RemoteError("the kernel's answer is not a plain file")
+        data = answer.read(MAX_ANSWER_BYTES + 1)
+    if len(data) > MAX_ANSWER_BYTES:
+        raise RemoteError("the kernel's answer is too large")
+    return data
+
+
 class KernelLink:
     """Requests to the student's kernel, through files in its folder and a short code cell
     that runs the helper there (`run` executes code in the kernel and waits)."""
@@ -210,11 +231,7 @@ class KernelLink:
         question.write_text(json.dumps(request))
         try:
             self.run(f"__grader_answer__({str(question)!r}, {str(answer)!r})", self.timeout)
-            if not answer.is_file():
-                raise RemoteError("the kernel gave no answer (did it stop, or take too long?)")
-            if answer.stat().st_size > MAX_ANSWER_BYTES:
-                raise RemoteError("the kernel's answer is too large")
-            data = json.loads(answer.read_text())
+            data = json.loads(read_answer(answer))
         finally:
             for path in (question, answer):
                 path.unlink(missing_ok=True)

@@ -173,6 +173,25 @@ def in_process_link(names, folder=None):
     return KernelLink(folder, lambda code, limit: exec(code, namespace), 10)
 
 
+@pytest.mark.parametrize("kind", ["link", "pipe"])
+def test_an_answer_the_kernel_leaves_as_a_link_or_a_pipe_is_refused_unread(kind, tmp_path):
+    """The kernel writes its answers into its own folder: one left there as a link to a file
+    it could not read (the grader's), or as a pipe that never ends, is refused, not read."""
+    import os
+    import re
+    secret = tmp_path / "grader-only.json"
+    secret.write_text(json.dumps(encode("the grader's secret")))
+
+    def kernel(code, limit):                    # answers every request the hostile way
+        answer = re.search(r"'([^']*answer\.json)'", code).group(1)
+        os.symlink(secret, answer) if kind == "link" else os.mkfifo(answer)
+
+    folder = tmp_path / "kernel"
+    folder.mkdir()
+    with pytest.raises(RemoteError, match="not a plain file"):
+        KernelLink(folder, kernel, 10).lookup("poly")
+
+
 def test_a_zip_of_submissions_yields_its_notebooks_and_nothing_outside(tmp_path):
     archive = tmp_path / "class.zip"
     with zipfile.ZipFile(archive, "w") as z:
@@ -309,9 +328,9 @@ def lecture_runs_and_kernel_starts(monkeypatch):
 
 
 def test_a_notebook_no_check_can_read_is_graded_without_running_the_lecture(monkeypatch, student, tmp_path):
-    """Sandboxed, the lecture's part the checks read runs only once some check can look up
-    its student's names: unanswered, every question loses its points with its line, and the
-    lecture (scaling's would run its whole sweep) never runs."""
+    """The lecture's part the checks read runs only if some check can look up its student's
+    names: unanswered, every question loses its points with its line, and the lecture
+    (scaling's would run its whole sweep) never runs."""
     assert sandbox_mode()[1] is None, "this test needs the sandbox"
     events = lecture_runs_and_kernel_starts(monkeypatch)
     result = grading.grade(submission(tmp_path / "numpy.ipynb", student, "lectures/numpy"))
@@ -319,17 +338,37 @@ def test_a_notebook_no_check_can_read_is_graded_without_running_the_lecture(monk
     assert result.total == 0 and all("is not defined by the submission" in q.message for q in result.questions)
 
 
+@pytest.mark.parametrize("answer, reaches", [
+    (None, False),                                                   # unanswered
+    ("a_changes = [1, 0, 1]", True),
+    ("try:\n    a_changes = [1, 0, 1]\nexcept Exception:\n    pass", True),   # bound in a block
+    ("def helper():\n    global a_changes\n    a_changes = [1]\nhelper()", True),
+    ("globals()['a_changes'] = [1, 0, 1]", True),                     # bound where the syntax does not show
+    ("exec('a_changes = [1, 0, 1]')", True),
+    ("import sys\nsys.modules['__main__'].a_changes = [1]", True),
+    ("from numpy import *", True),
+    ("%time x = 1", True),                                           # IPython's machinery
+    ("a_changes = [1, 0,", False),                                   # does not parse: runs nothing
+    ("b_changes = [1, 0, 1]", False),
+])
+def test_whether_a_check_can_reach_the_lecture_is_read_from_the_notebooks_syntax(answer, reaches, student, tmp_path):
+    answers = {} if answer is None else {"Exercise 1.3": answer}
+    path = submission(tmp_path / "numpy.ipynb", student, "lectures/numpy", answers)
+    assert grading.reaches_the_lecture(grading.examine(path)) is reaches
+
+
 def test_without_bubblewrap_grading_says_it_ran_unsandboxed(monkeypatch, student, tmp_path):
     """grade() itself finds bwrap missing, notes why and how to install it, and the report's
     first line says the grade was given without a sandbox. The lecture's part the checks
-    read ran before the submission could touch the grader's files, unanswered as it is."""
+    read (one exercise is answered) ran before the submission could touch the grader's files."""
     import shutil
 
     from booktools import sandbox
     real = shutil.which
     monkeypatch.setattr(sandbox.shutil, "which", lambda tool: None if tool == "bwrap" else real(tool))
     events = lecture_runs_and_kernel_starts(monkeypatch)
-    result = grading.grade(submission(tmp_path / "numpy.ipynb", student, "lectures/numpy"))
+    answered = {"Exercise 1.3": "a_changes = (True, False, True)"}
+    result = grading.grade(submission(tmp_path / "numpy.ipynb", student, "lectures/numpy", answered))
     assert events == [("lecture", "lectures/numpy"), ("kernel",)], events
     assert result.sandboxed is False
     [note] = [n for n in result.notes if n.startswith("ran unsandboxed:")]

@@ -3,8 +3,9 @@
 For every lecture, in one fresh Python of its own that both tests read (a lecture's
 settings, such as JAX's 64-bit mode or its number of CPU devices, must not leak into
 another's): the lecture's trusted names are computed as the grader computes them
-(`grading.trusted_namespace`), the site's solutions run in order, and each check passes
-on them, which shows that the harness can pass. Then each answer below replaces its
+(`grading.trusted_namespace`), with the part of the lecture the site's answers read beside
+them (as a student's notebook holds it), the site's solutions run in order, and each check
+passes on them, which shows that the harness can pass. Then each answer below replaces its
 exercise's solution: a wrong one must fail that exercise's check, with the message given
 and without the site's recorded answer in it (a failure says what is wrong, not what is
 right); a right one written another way (message None) must pass it. Through the
@@ -111,6 +112,14 @@ def growth_exponent(records, name):
 
 expected_exponents = {'max of f': 1, 'logistic map': 2}
 '''
+EVERY_NAME = '''
+def growth_exponent(records, name):
+    points = sorted((r['n'], r['best_s']) for r in records)[-3:]
+    n, t = np.array(points, dtype=float).T
+    return np.polyfit(np.log(n), np.log(t), 1)[0]
+
+expected_exponents = {'max of f': 2, 'logistic map': 1}
+'''
 NO_SIGMA = '''
 @numba.jit(parallel=True)
 def ar1_final(m, T, ρ=0.9, σ=1.0):
@@ -210,7 +219,8 @@ WRONG = {
                                             "if r['name'] == 'NumPy meshgrid'}\n"
                                             "arrays_at_largest = round(per_point[max(per_point)] / 8) - 1",
                                                 "AssertionError")},
-        "scaling-ex2": {"exponents swapped": (SWAPPED, "AssertionError")},
+        "scaling-ex2": {"exponents swapped": (SWAPPED, "AssertionError"),
+                        "every implementation's records": (EVERY_NAME, "AssertionError")},
     },
     "lectures/beyond_one_device": {
         "beyond-ex3": {"P() splits too": ("whole_on_every_device = {'xs': False, 'ys': False}", "AssertionError")},
@@ -226,6 +236,16 @@ students = grading.student_names(doc)
 namespace, problems = grading.trusted_namespace(doc)
 assert not problems, problems
 checks = {q.label: q.check for q in grading.questions(doc)}
+# What the site's answers read of the lecture that the checks do not (scaling's answers read
+# the sweep's records; its checks measure what they need): a student's notebook holds it.
+import builtins
+from booktools.lecture_source import top_level_names
+answers = grading.solution_code(doc).values()
+reads = (set().union(*map(grading.free_names, answers)) - set().union(*map(top_level_names, answers))
+         - set(namespace) - set(dir(builtins)))
+for source in grading.needed_cells(grading.lecture_cells(doc), reads) if reads else []:
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(source, f"<{doc}: what the answers read>", "exec"), namespace)
 
 def verdict(env, check):
     try:

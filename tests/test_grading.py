@@ -251,14 +251,14 @@ def test_the_graders_slice_keeps_what_changes_a_needed_value_in_place_or_draws_f
 
 @pytest.mark.parametrize("doc", LECTURES)
 def test_the_graders_slice_of_a_lecture_runs_none_of_its_timings(doc):
-    """Scaling's checks read the records of its sweep (bm.sweep), which times as it goes:
-    that one measurement stays; no lecture's own `time_call` or `peak_allocation` does."""
+    """No lecture's own `time_call`, `peak_allocation` or sweep (bm.sweep, which times as it
+    goes): scaling's checks measure the one figure they need, NumPy's memory, themselves."""
     graded = grading.questions(doc)
     remote = grading.student_names(doc)
     needed = set().union(*(grading.free_names(q.check) - set(remote.get(q.label, [])) for q in graded))
     sliced = "\n".join(grading.needed_cells(grading.lecture_cells(doc), needed))
     assert not re.search(r"\b(time_call|peak_allocation|timeit)\(", sliced)
-    assert ("bm.sweep(" in sliced) == doc.endswith("scaling")
+    assert "bm.sweep(" not in sliced and "bm.scan_probe(" not in sliced
 
 
 # What a cell does to a needed object without binding a name: each toy lecture gives its needed

@@ -331,7 +331,7 @@ def lecture_runs_and_kernel_starts(monkeypatch):
 def test_a_notebook_no_check_can_read_is_graded_without_running_the_lecture(monkeypatch, student, tmp_path):
     """The lecture's part the checks read runs only if some check can look up its student's
     names: unanswered, every question loses its points with its line, and the lecture
-    (scaling's would run its whole sweep) never runs."""
+    never runs."""
     assert sandbox_mode()[1] is None, "this test needs the sandbox"
     events = lecture_runs_and_kernel_starts(monkeypatch)
     result = grading.grade(submission(tmp_path / "numpy.ipynb", student, "lectures/numpy"))

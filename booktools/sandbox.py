@@ -11,7 +11,8 @@
 * an unprivileged user of its own, so that its process limit is its alone: run as root,
   a user id of its own (`setpriv`), which owns nothing else; run as anyone else (no root
   needed), a user namespace of its own (`bwrap --unshare-user`), in which the kernel
-  counts the sandbox's processes apart from every other's, and whose user owns nothing
+  counts the sandbox's processes apart from every other's (Linux 5.14 and later; an older
+  kernel counts them with all of the grader's user's), and whose user owns nothing
   outside it (`mode` says which: "root" or "user namespace");
 * resource limits (`prlimit`): address space, CPU seconds, processes, file size, open files;
   and the libraries' thread pools held to `GRADING_THREADS`, so that a notebook runs the

@@ -243,9 +243,11 @@ from booktools.lecture_source import top_level_names
 answers = grading.solution_code(doc).values()
 reads = (set().union(*map(grading.free_names, answers)) - set().union(*map(top_level_names, answers))
          - set(namespace) - set(dir(builtins)))
+read = {"__name__": "__lecture__"}         # apart: it adds names, it changes none the checks read
 for source in grading.needed_cells(grading.lecture_cells(doc), reads) if reads else []:
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(source, f"<{doc}: what the answers read>", "exec"), namespace)
+        exec(compile(source, f"<{doc}: what the answers read>", "exec"), read)
+namespace.update({name: read[name] for name in reads if name in read})
 
 def verdict(env, check):
     try:

@@ -912,10 +912,14 @@ def run(names, results, jobs=2, only=None, log=print, root=ROOT):
             list(pool.map(check_slice, firsts.values()))
 
         def one(mutant):
-            sliced = results.records[slice_key(name, mutant.cell, digest, kept[mutant.key])]["status"] == "passed"
+            piece = results.records[slice_key(name, mutant.cell, digest, kept[mutant.key])]
+            sliced = piece["status"] == "passed"
+            # A mutant that hangs (a loop that never ends) waits out the time of what it runs:
+            # three times its slice's unmutated run, and a minute, not the whole lecture's.
+            limit = min(timeout, 3 * piece["seconds"] + 60) if sliced else timeout
             status, detail, seconds = run_notebook(mutated_notebook(mutant, root, whole=not sliced,
                                                                     keep=kept[mutant.key] if sliced else None),
-                                                   name, timeout, root=root)
+                                                   name, limit, root=root)
             if status == "passed" and sliced:
                 status, detail, more = run_notebook(mutated_notebook(mutant, root, whole=True), name, timeout,
                                                     root=root)

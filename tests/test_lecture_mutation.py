@@ -296,6 +296,28 @@ def test_a_mutant_that_survives_its_slice_is_run_in_the_whole_lecture(tmp_path):
     assert results.records[deleted.key]["detail"].startswith("Cell 2")
 
 
+def test_a_mutant_in_a_slice_waits_out_three_times_its_slices_time_not_the_whole_lectures(tmp_path,
+                                                                                          monkeypatch):
+    """A mutant that hangs is stopped at three times its slice's unmutated run and a minute;
+    one run whole (after surviving its slice) gets the whole lecture's limit."""
+    (tmp_path / "lectures").mkdir()
+    (tmp_path / "lectures" / "toy.md").write_text(IN_PLACE, encoding="utf-8")
+    limits = []
+    seconds = iter([100.0, 5.0, 7.0, 9.0])    # the lecture, unmutated; the slice; the mutant in it; whole
+
+    def fake_run(notebook, name, timeout, **kwargs):
+        limits.append(timeout)
+        return "passed", "", next(seconds)
+
+    monkeypatch.setattr(lm, "run_notebook", fake_run)
+    results = lm.Results(tmp_path / "out" / "lectures.jsonl", root=tmp_path)
+    first = next(m for m in lm.lecture_mutants("toy", tmp_path) if m.cell == 0)
+    lm.run(["toy"], results, jobs=1, only={first.id}, log=lambda line: None, root=tmp_path)
+    # 360 s a mutant (3 x 100 + 60); in its slice of 5 s, 75 s; the survivor run whole, 360 s.
+    assert limits == [1800, 360, 75, 360], limits
+    assert results.records[first.key]["status"] == "survived"
+
+
 def test_explanations_name_mutants_one_or_several_to_a_line(tmp_path):
     path = tmp_path / "survivors.md"
     path.write_text("- `numpy-0123456789`: one\n- `numpy-aaaaaaaaaa`, `vectorized-bbbbbbbbbb-2`: two\n"

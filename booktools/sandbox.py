@@ -79,7 +79,7 @@ class Limits:
     every thread, so both limits grow with the cores; the rest is the same everywhere."""
     memory_bytes: int = None               # address space: JAX, Numba and a lecture, + 64 MB a core
     cpu_seconds: int = None                # 900 s of every core busy: a runaway, not a slow machine
-    processes: int = None                  # tasks (threads count) of the sandbox's user: 256 + 16 a core
+    processes: int = 2_048                 # tasks (threads count) of the sandbox's user: bounds a fork bomb
     file_bytes: int = 200_000_000
     open_files: int = 1_024
 
@@ -89,13 +89,6 @@ class Limits:
             self.memory_bytes = 4_000_000_000 + 64_000_000 * cores
         if self.cpu_seconds is None:
             self.cpu_seconds = 900 * max(cores, 2)
-        if self.processes is None:
-            # What bounds a fork bomb's memory: each copy of a kernel writes its own ~12 MB
-            # (measured: 3.3 GB for 280 copies; 2,048 would allow ~25 GB). An honest kernel running
-            # a whole student notebook peaked at 17 tasks (numpy) to 60 (beyond_one_device's
-            # two-worker Dask cluster) on 2 cores and 51 on one: 288 leaves ~5x that here and, at
-            # 9 more tasks a core, ~2x on 128 cores.
-            self.processes = 256 + 16 * cores
 
 
 @dataclass

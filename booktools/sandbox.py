@@ -21,7 +21,9 @@
 The kernel talks to the grader over Unix sockets in its own folder (the IPC transport), which
 work across the network namespace. `execute(code, timeout)` runs code and waits with a
 deadline: on timeout it interrupts, and a kernel that ignores the interrupt is killed,
-with everything it started (the PID namespace ends with it). Messages the grader cannot
+with everything it started (the PID namespace ends with it); a kernel that forks more than
+MAX_KERNEL_COPIES copies of itself (a fork bomb) is killed as soon as the grader sees them,
+while its cell runs or when it ends. Messages the grader cannot
 read (a kernel whose own messaging the code has broken) end the run too. `stop()` kills
 the sandbox; `leftovers()` lists processes still running in it (none, after `stop`).
 
@@ -53,6 +55,16 @@ NAMESPACE_UID = 1_000               # the kernel's user inside a user namespace 
 _started = [0]
 OUTPUT_LIMIT = 100_000          # characters of output kept from one execution
 
+# A fork bomb: more copies of the kernel than this (processes under it that run its command
+# line: os.fork without exec) stop it at once. Copies share the kernel's sockets and cores, so
+# that hundreds of them starve it (its cell then runs to its time limit, and its interrupt may
+# or may not be heard) and may answer the grader in its place: what the grader saw would
+# differ from run to run. A multiprocessing pool forks a copy per worker, one per core unless
+# told otherwise: far fewer than this on a grader of up to 128 cores. The grader looks every
+# COPIES_LOOK seconds while a cell runs, and when it ends.
+MAX_KERNEL_COPIES = 128
+COPIES_LOOK = 0.5
+
 
 # Threads the student's code may start in its thread pools (BLAS, OpenMP, Numba) and the C
 # library's malloc arenas, whatever the machine: a notebook uses as many threads on a 2-core
@@ -79,7 +91,7 @@ class Limits:
     every thread, so both limits grow with the cores; the rest is the same everywhere."""
     memory_bytes: int = None               # address space: JAX, Numba and a lecture, + 64 MB a core
     cpu_seconds: int = None                # 900 s of every core busy: a runaway, not a slow machine
-    processes: int = 2_048                 # tasks (threads count) of the sandbox's user: bounds a fork bomb
+    processes: int = None                  # tasks (threads count) of the sandbox's user: 256 + 16 a core
     file_bytes: int = 200_000_000
     open_files: int = 1_024
 
@@ -89,6 +101,16 @@ class Limits:
             self.memory_bytes = 4_000_000_000 + 64_000_000 * cores
         if self.cpu_seconds is None:
             self.cpu_seconds = 900 * max(cores, 2)
+        if self.processes is None:
+            # What bounds a fork bomb's memory, and its copies' share of the cores while the
+            # grader looks for them (MAX_KERNEL_COPIES): each copy of a kernel writes its own
+            # ~12 MB (measured: 3.3 GB for 280 copies; 2,048 would allow ~25 GB, and the grader,
+            # one process among 2,000 busy copies, took 57 s to count them). An honest kernel
+            # running a whole student notebook peaked at 17 tasks (numpy) to 60
+            # (beyond_one_device's two-worker Dask cluster) on 2 cores and 51 on one: 288 leaves
+            # ~5x that here and, at 9 more tasks a core, ~2x on 128 cores; a fork bomb still
+            # reaches more than MAX_KERNEL_COPIES copies before its fork fails.
+            self.processes = 256 + 16 * cores
 
 
 @dataclass
@@ -215,7 +237,7 @@ class SandboxKernel:
         self.limits = limits or Limits()
         self.mode, self.why_not = sandbox_mode() if sandbox else (None, "the grader was asked to run without a sandbox")
         self.sandboxed = self.why_not is None
-        self.manager = self.client = self.namespace = None
+        self.manager = self.client = self.namespace = self.kernel = None
         _started[0] += 1
         self.uid = FIRST_UID + (os.getpid() % 1_000_000) * 1_000 + _started[0] % 1_000
 
@@ -241,6 +263,46 @@ class SandboxKernel:
         self.client.start_channels()
         self.client.wait_for_ready(timeout=timeout)
         self.namespace = self._pid_namespace()
+        self.kernel = self._kernel_process()
+
+    def _kernel_process(self):
+        """The kernel's own process: the first under the launcher that is Python running
+        ipykernel (bwrap's command line names it too)."""
+        import psutil
+        for pid in self.processes():
+            try:
+                process = psutil.Process(pid)
+                if process.cmdline()[1:3] == ["-m", "ipykernel_launcher"]:
+                    return process
+            except psutil.Error:
+                continue
+        return None
+
+    def copies(self, enough=None):
+        """The kernel's live copies (processes under it that run its command line, forked
+        without exec), up to `enough` of them."""
+        import psutil
+        if self.kernel is None:
+            return []
+        found = []
+        try:
+            line = self.kernel.cmdline()
+            children = self.kernel.children(recursive=True)
+        except psutil.Error:
+            return []
+        for child in children:
+            try:
+                if child.cmdline() == line and child.status() != psutil.STATUS_ZOMBIE:
+                    found.append(child.pid)
+            except psutil.Error:
+                continue
+            if enough is not None and len(found) >= enough:
+                break
+        return found
+
+    def _fork_bomb(self):
+        """Whether the kernel has more copies than MAX_KERNEL_COPIES."""
+        return len(self.copies(enough=MAX_KERNEL_COPIES + 1)) > MAX_KERNEL_COPIES
 
     def _pid_namespace(self):
         """The sandbox's PID namespace, from a process under the launcher that is in another
@@ -276,7 +338,15 @@ class SandboxKernel:
             return Execution("broken", [], f"the kernel could not be reached ({type(error).__name__})")
         outputs, kept, count = [], 0, None
         deadline, interrupted = time.monotonic() + timeout, False
+        look = time.monotonic() + COPIES_LOOK
+        bomb = Execution("killed", outputs, f"the code forked more than {MAX_KERNEL_COPIES} copies of the kernel "
+                         "(a fork bomb): the kernel was stopped")
         while True:
+            if time.monotonic() >= look:
+                if self._fork_bomb():
+                    self.stop()
+                    return bomb
+                look = time.monotonic() + COPIES_LOOK
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if interrupted or not self.alive():
@@ -304,6 +374,9 @@ class SandboxKernel:
                 self.stop()
                 return Execution("broken", outputs, "the kernel sent a malformed message: the kernel was stopped")
             if kind == "status" and content.get("execution_state") == "idle":
+                if self._fork_bomb():           # however soon the cell ended
+                    self.stop()
+                    return bomb
                 break
             if kind == "execute_input" and isinstance(content.get("execution_count"), int):
                 count = content["execution_count"]

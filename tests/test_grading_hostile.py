@@ -24,7 +24,7 @@ from submissions import assert_same_verdict, read, run_autograder, solutions, su
 
 from booktools import grading
 from booktools.book import ROOT
-from booktools.sandbox import why_not_sandboxed
+from booktools.sandbox import MAX_KERNEL_COPIES, SandboxKernel, why_not_sandboxed
 
 pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
@@ -160,6 +160,35 @@ def test_each_submission_is_graded_to_the_point(graded_class, name):
     assert (out / f"{name}.json").stat().st_size < 200_000         # output is capped
     feedback = (out / f"{name}.feedback.txt").read_text()
     assert feedback.startswith(str(graded_class["submissions"] / f"{name}.ipynb"))
+
+
+def test_a_fork_bomb_is_stopped_as_one_not_left_to_run_out_its_cells_time(graded_class):
+    """Hundreds of copies of the kernel would starve it until its cell's limit, and could
+    answer the grader in its place: the grader counts them and stops the kernel at once,
+    with the same note every run."""
+    notes = json.loads((graded_class["out"] / "fork-bomb.json").read_text())["notes"]
+    assert any(f"more than {MAX_KERNEL_COPIES} copies of the kernel (a fork bomb)" in note for note in notes), notes
+    assert not any("ran past" in note for note in notes), notes
+
+
+def test_a_pool_of_forked_workers_is_not_taken_for_a_fork_bomb(tmp_path):
+    """A multiprocessing pool forks copies of the kernel too, a few, kept from cell to cell."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    box = SandboxKernel(folder)
+    assert box.sandboxed, box.why_not
+    box.start()
+    try:
+        first = box.execute("import multiprocessing\npool = multiprocessing.get_context('fork').Pool(8)\n"
+                            "print(sum(pool.map(abs, range(-4, 4))))", 60)
+        copies = len(box.copies())
+        second = box.execute("print(sum(pool.map(abs, range(-9, 0))))\npool.terminate()", 60)
+    finally:
+        box.stop()
+        box.leftovers([])
+    assert first.status == "ok" and first.outputs[0]["text"] == "16\n", first
+    assert copies == 8
+    assert second.status == "ok" and second.outputs[0]["text"] == "45\n", second
 
 
 def test_grading_the_class_again_reuses_every_grade_and_applies_the_roster_and_overrides(graded_class, tmp_path):

@@ -128,6 +128,7 @@ def test_the_sandbox_holds_thread_pools_to_the_same_count_on_every_machine(monke
         limits = sandbox.Limits()
         assert limits.memory_bytes == 4_000_000_000 + 64_000_000 * cores      # a stack per XLA thread
         assert limits.cpu_seconds == 900 * max(cores, 2)                       # every core's seconds count
+        assert limits.processes == 256 + 16 * cores                             # a fork bomb's copies
         args = sandbox.sandbox_prefix(tmp_path, tmp_path, sandbox.sys.executable, limits, 12345)
         settings = {args[i + 1]: args[i + 2] for i, arg in enumerate(args) if arg == "--setenv"}
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",

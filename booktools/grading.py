@@ -367,6 +367,20 @@ def solution_code(doc):
     return {exercise.label: exercise.solution for exercise in lecture_source.exercises(text)}
 
 
+def names_answers_read(answers, known=()):
+    """The names `answers` (sources) read that they neither bind themselves nor find in `known`."""
+    answers = list(answers)
+    return (set().union(*map(free_names, answers)) - set().union(*map(lecture_source.top_level_names, answers))
+            - set(known))
+
+
+def lecture_part_read(doc, answers, known=()):
+    """The lecture's code that binds what `answers` read (`names_answers_read`), as
+    `needed_cells` keeps it: what a student's notebook runs before its answers."""
+    reads = names_answers_read(answers, known)
+    return needed_cells(lecture_cells(doc), reads) if reads else []
+
+
 def student_names(doc):
     """{label: names} the check of each question reads that the exercise's answer defines:
     these come from the student's kernel, everything else from the trusted lecture."""

@@ -214,8 +214,7 @@ def what_answers_read(doc, answers):
     """The lecture's code that `answers` ({"Exercise 1.1": code}) read from, in one code
     cell: the cells that bind the names the answers use but do not bind (and the cells
     those read from), as the grader picks the lecture's part its checks need."""
-    names = set().union(*(grading.free_names(code) for code in answers.values())) if answers else set()
-    return nbformat.v4.new_code_cell("\n\n".join(grading.needed_cells(grading.lecture_cells(doc), names)))
+    return nbformat.v4.new_code_cell("\n\n".join(grading.lecture_part_read(doc, answers.values())))
 
 
 def lean(nb, doc, answers):

@@ -239,15 +239,12 @@ checks = {q.label: q.check for q in grading.questions(doc)}
 # What the site's answers read of the lecture that the checks do not (scaling's answers read
 # the sweep's records; its checks measure what they need): a student's notebook holds it.
 import builtins
-from booktools.lecture_source import top_level_names
-answers = grading.solution_code(doc).values()
-reads = (set().union(*map(grading.free_names, answers)) - set().union(*map(top_level_names, answers))
-         - set(namespace) - set(dir(builtins)))
+answers, known = grading.solution_code(doc).values(), {*namespace, *dir(builtins)}
 read = {"__name__": "__lecture__"}         # apart: it adds names, it changes none the checks read
-for source in grading.needed_cells(grading.lecture_cells(doc), reads) if reads else []:
+for source in grading.lecture_part_read(doc, answers, known):
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(source, f"<{doc}: what the answers read>", "exec"), read)
-namespace.update({name: read[name] for name in reads if name in read})
+namespace.update({name: read[name] for name in grading.names_answers_read(answers, known) if name in read})
 
 def verdict(env, check):
     try:

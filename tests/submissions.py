@@ -24,6 +24,13 @@ from booktools import gradescope, grading, variants
 from booktools.notebooks import EXERCISE_HEADING, EXERCISES_SECTION, SOLUTION_HEADING
 from booktools.student import PLACEHOLDER_CODE
 
+# The grader's limits for the numpy lecture's exercises without the lecture's own cells (the
+# hostile and rootless classes, the bad answers, the autograder zip): their slowest healthy
+# cell took 1.2 s and a check well under 1 s beside two busy cores, so 10 s is far above
+# both, one core included, and the attacks that run to a limit (a cell that ignores its
+# interrupt, a loop that never ends) wait it out.
+TIMEOUTS = grading.Timeouts(cell=10, question=10)
+
 # A note that a cell ran past the time limit and was interrupted (then ended): whether a cell
 # near the limit crosses it depends on the machine's load, so two gradings may differ there.
 SLOW_CELL_NOTE = re.compile(r"  note: cell \d+: the code ran past \d+ s and was interrupted")

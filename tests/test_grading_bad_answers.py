@@ -8,7 +8,7 @@ kernel's start, not the lecture's timings."""
 from pathlib import Path
 
 import pytest
-from submissions import read, solutions, submission
+from submissions import TIMEOUTS, read, solutions, submission
 
 from booktools import grading
 
@@ -43,7 +43,7 @@ def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student
     path = submission(tmp_path / "hand-in" / "submission.ipynb", student, "lectures/numpy", answers)
     keep = tmp_path / "hand-in" / "other-work.txt"          # beside the submission, outside the grader's folder
     keep.write_text("not the grader's")
-    result = grading.grade(path, timeouts=grading.Timeouts(cell=20, question=10))    # far above a healthy answer's
+    result = grading.grade(path, timeouts=TIMEOUTS)
     rows = {q.exercise: q for q in result.questions}
     assert rows["Exercise 1.1"].earned == earned, rows["Exercise 1.1"]
     assert message in rows["Exercise 1.1"].message

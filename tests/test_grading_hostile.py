@@ -20,7 +20,7 @@ import time
 
 import psutil
 import pytest
-from submissions import assert_same_verdict, read, run_autograder, solutions, submission
+from submissions import TIMEOUTS, assert_same_verdict, read, run_autograder, solutions, submission
 
 from booktools import grading
 from booktools.book import ROOT
@@ -30,9 +30,6 @@ pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
 PLANTED = "/tmp/planted-by-a-student"      # in the grader's /tmp, not the sandbox's own
 SLEEPER = "613"            # `sleep 613`: a process only the daemon attack starts
-# Far above a healthy cell or check of these notebooks (the lecture's own cells are left
-# out), one core included; `make grade`, the autograder zip and the rootless class use them.
-TIMEOUTS = grading.Timeouts(cell=20, question=10)
 
 OTHER_ANSWERS = {          # right, but not the site's code
     "Exercise 1.1": "def poly(x, coef):\n    x = np.asarray(x, dtype=float)\n    out = np.zeros_like(x)\n"

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from submissions import read, solutions, submission
-from test_grading_hostile import FULL, PLANTED, SLEEPER, TIMEOUTS, attacks, slug
+from submissions import TIMEOUTS, read, solutions, submission
+from test_grading_hostile import FULL, PLANTED, SLEEPER, attacks, slug
 
 from booktools.book import ROOT
 from booktools.sandbox import sandbox_mode

@@ -60,9 +60,9 @@ OUTPUT_LIMIT = 100_000          # characters of output kept from one execution
 # that hundreds of them starve it (its cell then runs to its time limit, and its interrupt may
 # or may not be heard) and may answer the grader in its place: what the grader saw would
 # differ from run to run. A multiprocessing pool forks a copy per worker, one per core unless
-# told otherwise: far fewer than this on a grader of up to 128 cores. The grader looks every
-# COPIES_LOOK seconds while a cell runs, and when it ends.
-MAX_KERNEL_COPIES = 128
+# told otherwise: fewer than this on any grader (two a core past 64 cores). The grader looks
+# every COPIES_LOOK seconds while a cell runs, and when it ends.
+MAX_KERNEL_COPIES = max(128, 2 * (os.cpu_count() or 1))
 COPIES_LOOK = 0.5
 
 
@@ -279,21 +279,24 @@ class SandboxKernel:
         return None
 
     def copies(self, enough=None):
-        """The kernel's live copies (processes under it that run its command line, forked
-        without exec), up to `enough` of them."""
+        """The kernel's live copies (processes of the sandbox that run its command line, forked
+        without exec; an orphan's parent is the sandbox's first process, not the kernel), up
+        to `enough` of them."""
         import psutil
         if self.kernel is None:
             return []
         found = []
         try:
             line = self.kernel.cmdline()
-            children = self.kernel.children(recursive=True)
         except psutil.Error:
             return []
-        for child in children:
+        for pid in self.processes():
+            if pid == self.kernel.pid:
+                continue
             try:
+                child = psutil.Process(pid)
                 if child.cmdline() == line and child.status() != psutil.STATUS_ZOMBIE:
-                    found.append(child.pid)
+                    found.append(pid)
             except psutil.Error:
                 continue
             if enough is not None and len(found) >= enough:
@@ -357,7 +360,7 @@ class SandboxKernel:
                 interrupted, deadline = True, time.monotonic() + grace
                 continue
             try:
-                message = self.client.get_iopub_msg(timeout=min(remaining, 1.0))
+                message = self.client.get_iopub_msg(timeout=min(remaining, COPIES_LOOK))
             except queue.Empty:
                 if not self.alive():
                     return Execution("killed", outputs, "the kernel died")

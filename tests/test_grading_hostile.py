@@ -169,22 +169,28 @@ def test_a_fork_bomb_is_stopped_as_one_not_left_to_run_out_its_cells_time(graded
 
 
 def test_a_pool_of_forked_workers_is_not_taken_for_a_fork_bomb(tmp_path):
-    """A multiprocessing pool forks copies of the kernel too, a few, kept from cell to cell."""
+    """A multiprocessing pool forks copies of the kernel too, a few, kept from cell to cell.
+    (And a copy is counted wherever it lives: an orphan's parent is the sandbox's first process.)"""
     folder = tmp_path / "work"
     folder.mkdir()
     box = SandboxKernel(folder)
     assert box.sandboxed, box.why_not
     box.start()
+    assert box.kernel is not None and box.kernel.cmdline()[1:3] == ["-m", "ipykernel_launcher"]
     try:
         first = box.execute("import multiprocessing\npool = multiprocessing.get_context('fork').Pool(8)\n"
                             "print(sum(pool.map(abs, range(-4, 4))))", 60)
         copies = len(box.copies())
+        orphans = box.execute("import os, time\npid = os.fork()\nif pid == 0:\n    if os.fork():\n"
+                              "        os._exit(0)\n    time.sleep(600)\nelse:\n    os.waitpid(pid, 0)", 60)
+        # ... a copy whose parent exited, the sandbox's first process its parent now
+        orphaned = len(box.copies())
         second = box.execute("print(sum(pool.map(abs, range(-9, 0))))\npool.terminate()", 60)
     finally:
         box.stop()
         box.leftovers([])
     assert first.status == "ok" and first.outputs[0]["text"] == "16\n", first
-    assert copies == 8
+    assert copies == 8 and orphans.status == "ok" and orphaned == 9         # counted wherever it lives
     assert second.status == "ok" and second.outputs[0]["text"] == "45\n", second
 
 

@@ -318,6 +318,21 @@ def test_a_mutant_in_a_slice_waits_out_three_times_its_slices_time_not_the_whole
     assert results.records[first.key]["status"] == "survived"
 
 
+def test_a_kill_by_a_librarys_own_timeout_is_run_again_and_the_second_run_decides(tmp_path, monkeypatch):
+    """Dask's cluster, started on a loaded machine, raises a TimeoutError that no mutant
+    caused: the mutant runs once more."""
+    (tmp_path / "lectures").mkdir()
+    (tmp_path / "lectures" / "toy.md").write_text(IN_PLACE, encoding="utf-8")
+    runs = iter([("passed", "", 100.0), ("passed", "", 5.0), ("killed", "Cell 3: TimeoutError: ", 9.0),
+                 ("passed", "", 5.0), ("passed", "", 9.0)])     # unmutated; slice; mutant twice; whole
+
+    monkeypatch.setattr(lm, "run_notebook", lambda notebook, name, timeout, **kwargs: next(runs))
+    results = lm.Results(tmp_path / "out" / "lectures.jsonl", root=tmp_path)
+    first = next(m for m in lm.lecture_mutants("toy", tmp_path) if m.cell == 0)
+    lm.run(["toy"], results, jobs=1, only={first.id}, log=lambda line: None, root=tmp_path)
+    assert results.records[first.key]["status"] == "survived" and next(runs, None) is None
+
+
 def test_explanations_name_mutants_one_or_several_to_a_line(tmp_path):
     path = tmp_path / "survivors.md"
     path.write_text("- `numpy-0123456789`: one\n- `numpy-aaaaaaaaaa`, `vectorized-bbbbbbbbbb-2`: two\n"

@@ -55,8 +55,8 @@ NAMESPACE_UID = 1_000               # the kernel's user inside a user namespace 
 _started = [0]
 OUTPUT_LIMIT = 100_000          # characters of output kept from one execution
 
-# A fork bomb: more copies of the kernel than this (processes under it that run its command
-# line: os.fork without exec) stop it at once. Copies share the kernel's sockets and cores, so
+# A fork bomb: more copies of the kernel than this (processes of the sandbox that run its
+# command line: os.fork without exec) stop it at once. Copies share the kernel's sockets and cores, so
 # that hundreds of them starve it (its cell then runs to its time limit, and its interrupt may
 # or may not be heard) and may answer the grader in its place: what the grader saw would
 # differ from run to run. A multiprocessing pool forks a copy per worker, one per core unless

@@ -8,7 +8,7 @@ kernel's start, not the lecture's timings."""
 from pathlib import Path
 
 import pytest
-from submissions import TIMEOUTS, read, solutions, submission
+from submissions import TIMEOUTS, class_answers, read, solutions, submission
 
 from booktools import grading
 
@@ -38,7 +38,7 @@ BAD = {
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
 def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student, tmp_path):
     code, earned, message = BAD[case]
-    answers = solutions(read(built_notebooks, "lectures/numpy"))
+    answers = class_answers("lectures/numpy", solutions(read(built_notebooks, "lectures/numpy")))
     answers["Exercise 1.1"] = code
     path = submission(tmp_path / "hand-in" / "submission.ipynb", student, "lectures/numpy", answers)
     keep = tmp_path / "hand-in" / "other-work.txt"          # beside the submission, outside the grader's folder
@@ -102,7 +102,7 @@ def argmax_f(grid):
 def test_the_wrong_method_costs_the_method_part_of_its_question_under_make_grade(case, built_notebooks, student,
                                                                                  tmp_path):
     doc, exercise, code, message = WRONG_METHOD[case]
-    answers = solutions(read(built_notebooks, doc))
+    answers = class_answers(doc, solutions(read(built_notebooks, doc)))
     answers[exercise] = code
     path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc, answers)
     result = grading.grade(path, timeouts=grading.Timeouts(cell=60, question=60))

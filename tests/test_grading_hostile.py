@@ -20,7 +20,7 @@ import time
 
 import psutil
 import pytest
-from submissions import TIMEOUTS, assert_same_verdict, read, run_autograder, solutions, submission
+from submissions import TIMEOUTS, assert_same_verdict, class_answers, read, run_autograder, solutions, submission
 
 from booktools import grading
 from booktools.book import ROOT
@@ -104,14 +104,15 @@ def graded_class(built_notebooks, student, tmp_path_factory, listener):
     if os.path.exists(PLANTED):
         os.remove(PLANTED)
     site = solutions(read(built_notebooks, "lectures/numpy"))
+    carried = class_answers("lectures/numpy", site)    # but for site-answers: the predictions alone
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     expected = {name: (total, "") for name, total in HONEST.items()}
-    books = {"site-answers": site, "other-answers": {**site, **OTHER_ANSWERS}, "unanswered": {},
-             "wrong-poly": {**site, "Exercise 1.1": WRONG_POLY}}
+    books = {"site-answers": site, "other-answers": {**carried, **OTHER_ANSWERS}, "unanswered": {},
+             "wrong-poly": {**carried, "Exercise 1.1": WRONG_POLY}}
     for name, (code, total, said) in attacks(outside, submissions, port).items():
         answer = code if "def poly" in code else code + "\n\n" + site["Exercise 1.1"]
-        books[slug(name)] = {**site, "Exercise 1.1": answer}
+        books[slug(name)] = {**carried, "Exercise 1.1": answer}
         expected[slug(name)] = (total, said)
     for name, answers in books.items():
         submission(submissions / f"{name}.ipynb", student, "lectures/numpy", answers)

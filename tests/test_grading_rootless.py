@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from submissions import TIMEOUTS, read, solutions, submission
+from submissions import TIMEOUTS, class_answers, read, solutions, submission
 from test_grading_hostile import FULL, PLANTED, SLEEPER, attacks, slug
 
 from booktools.book import ROOT
@@ -60,7 +60,7 @@ def rootless_class(built_notebooks, student, listener):
     try:
         for name in ("submissions", "outside", "graded", "home"):
             (work / name).mkdir()
-        site = solutions(read(built_notebooks, "lectures/numpy"))
+        site = class_answers("lectures/numpy", solutions(read(built_notebooks, "lectures/numpy")))
         books = {"site-answers": site, "unanswered": {}}
         expected = {"site-answers": (FULL, ""), "unanswered": (0, "")}
         port, connections = listener

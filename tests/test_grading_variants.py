@@ -18,7 +18,16 @@ import zipfile
 
 import nbformat
 import pytest
-from submissions import answered, assert_same_verdict, exercises_only, read, run_autograder, solutions, variant_answer
+from submissions import (
+    answered,
+    assert_same_verdict,
+    class_answers,
+    exercises_only,
+    read,
+    run_autograder,
+    solutions,
+    variant_answer,
+)
 
 from booktools import assignments, grading, variants
 from booktools.book import ROOT
@@ -37,7 +46,7 @@ def demo(tmp_path_factory, student, built_notebooks):
     """{submission name: its saved result} and the gradebook's rows, for the demo class."""
     assert why_not_sandboxed() is None, f"these tests need the sandbox: {why_not_sandboxed()}"
     tmp = tmp_path_factory.mktemp("variants")
-    site = solutions(read(built_notebooks, DOC))
+    site = class_answers(DOC, solutions(read(built_notebooks, DOC)))
     notebooks, answers = {}, {}
     for name in ROSTER:
         path = tmp / "zips" / f"{name}.zip"            # as `make assignments ROSTER=` writes it

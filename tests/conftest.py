@@ -1,5 +1,7 @@
 """Fixtures for the site's tests. Helpers live in the booktools package, not here."""
 import importlib
+import os
+import resource
 import socket
 import sys
 import threading
@@ -92,12 +94,34 @@ def listener():
 
 # What the suite costs against what executing the lectures costs, in the same run: a figure
 # to watch as the site grows (no test fails on it). Every test's time goes to
-# _build/test-durations.txt.
-_TIMES = {}
+# _build/test-durations.txt, with the CPU it used: its worker's, and that of the processes
+# the worker waited for (kernels, graders, sandboxes), counted as each one ends. A test whose
+# CPU is far below its time waits (a timeout, a sleep, a browser); one far above it runs
+# several threads or processes.
+_TIMES, _CPU, _CPU_MARK = {}, {}, [0.0]
+_GETRUSAGE = resource.getrusage             # as it is here: a test may stand in for it
+
+
+def _cpu_seconds():
+    own, waited = _GETRUSAGE(resource.RUSAGE_SELF), _GETRUSAGE(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _CPU_MARK[0] = _cpu_seconds()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    now = _cpu_seconds()
+    outcome.get_result().cpu_seconds = now - _CPU_MARK[0]     # a report's own field: xdist sends it on
+    _CPU_MARK[0] = now
 
 
 def pytest_runtest_logreport(report):
     _TIMES[report.nodeid] = _TIMES.get(report.nodeid, 0.0) + report.duration
+    _CPU[report.nodeid] = _CPU.get(report.nodeid, 0.0) + getattr(report, "cpu_seconds", 0.0)
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -108,8 +132,14 @@ def pytest_terminal_summary(terminalreporter):
     from booktools.layout import BUILD
     BUILD.mkdir(parents=True, exist_ok=True)
     (BUILD / "test-durations.txt").write_text(
-        "".join(f"{t:9.2f} s  {nodeid}\n" for nodeid, t in sorted(_TIMES.items(), key=lambda item: -item[1])))
-    line = f"suite {wall:.0f} s of wall time; the lectures' cells {lectures:.0f} s"
+        f"{'time':>9s}    {'CPU':>9s}    test\n" +
+        "".join(f"{t:9.2f} s  {_CPU.get(nodeid, 0.0):9.2f} s  {nodeid}\n"
+                for nodeid, t in sorted(_TIMES.items(), key=lambda item: -item[1])))
+    workers = getattr(terminalreporter.config.option, "numprocesses", None) or 1
+    cpu = sum(_CPU.values())
+    line = (f"suite {wall:.0f} s of wall time, {sum(_TIMES.values()):.0f} s of test time on {workers} worker(s), "
+            f"{cpu:.0f} s of CPU ({cpu / (wall * (os.cpu_count() or 1)):.0%} of the machine's "
+            f"{os.cpu_count()} cores); the lectures' cells {lectures:.0f} s")
     if lectures:
         line += f"; the suite took {wall / lectures:.1f} times the lectures' own execution"
     terminalreporter.write_line(line + " (every test's time: _build/test-durations.txt)")

@@ -32,6 +32,7 @@ _STARTED = []
 def pytest_sessionstart(session):
     """REQUIRE_GPU=1 (the GPU job): stop before the first test unless JAX computes on a GPU."""
     _STARTED.append(time.perf_counter())
+    _MACHINE_BUSY.append(_machine_busy_seconds())
     from booktools.require_gpu import problem
     reason = problem()
     if reason:
@@ -95,16 +96,26 @@ def listener():
 # What the suite costs against what executing the lectures costs, in the same run: a figure
 # to watch as the site grows (no test fails on it). Every test's time goes to
 # _build/test-durations.txt, with the CPU it used: its worker's, and that of the processes
-# the worker waited for (kernels, graders, sandboxes), counted as each one ends. A test whose
-# CPU is far below its time waits (a timeout, a sleep, a browser); one far above it runs
-# several threads or processes.
-_TIMES, _CPU, _CPU_MARK = {}, {}, [0.0]
+# the worker waited for (graders, sandboxes), counted as each one ends; not a process it does
+# not wait for (the kernels nbval keeps), which the closing line's machine-wide figure counts.
+# A test whose CPU is far below its time waits (a timeout, a sleep, a browser) or runs in
+# such a process.
+_TIMES, _CPU, _CPU_MARK, _MACHINE_BUSY = {}, {}, [0.0], []
 _GETRUSAGE = resource.getrusage             # as it is here: a test may stand in for it
 
 
 def _cpu_seconds():
     own, waited = _GETRUSAGE(resource.RUSAGE_SELF), _GETRUSAGE(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + waited.ru_utime + waited.ru_stime
+
+
+def _machine_busy_seconds():
+    """The CPU time every core of the machine has spent busy since it started (psutil): the
+    suite's whole use of the machine, processes nobody waits for included (a kernel nbval
+    keeps, a sandbox's), as a CI runner's machine has nothing else to run."""
+    import psutil
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 def pytest_runtest_logstart(nodeid, location):
@@ -136,10 +147,10 @@ def pytest_terminal_summary(terminalreporter):
         "".join(f"{t:9.2f} s  {_CPU.get(nodeid, 0.0):9.2f} s  {nodeid}\n"
                 for nodeid, t in sorted(_TIMES.items(), key=lambda item: -item[1])))
     workers = getattr(terminalreporter.config.option, "numprocesses", None) or 1
-    cpu = sum(_CPU.values())
-    line = (f"suite {wall:.0f} s of wall time, {sum(_TIMES.values()):.0f} s of test time on {workers} worker(s), "
-            f"{cpu:.0f} s of CPU ({cpu / (wall * (os.cpu_count() or 1)):.0%} of the machine's "
-            f"{os.cpu_count()} cores); the lectures' cells {lectures:.0f} s")
+    busy = _machine_busy_seconds() - _MACHINE_BUSY[0] if _MACHINE_BUSY else 0.0
+    line = (f"suite {wall:.0f} s of wall time, {sum(_TIMES.values()):.0f} s of test time on {workers} worker(s); "
+            f"the machine's {os.cpu_count()} cores busy {busy:.0f} s ({busy / (wall * (os.cpu_count() or 1)):.0%}); "
+            f"the lectures' cells {lectures:.0f} s")
     if lectures:
         line += f"; the suite took {wall / lectures:.1f} times the lectures' own execution"
     terminalreporter.write_line(line + " (every test's time: _build/test-durations.txt)")

@@ -242,16 +242,19 @@ def lecture_cells(doc):
     return cells
 
 
+def _import(statement):
+    return isinstance(statement, (ast.Import, ast.ImportFrom))
+
+
 def _setting(statement, modules):
-    """An import, or a setting: a method of an imported module called as a statement,
-    reading nothing else (`jax.config.update("jax_enable_x64", True)`, `np.random.seed(1)`)."""
-    if isinstance(statement, (ast.Import, ast.ImportFrom)):
-        return True
+    """A setting: a method of an imported module called as a statement, reading nothing else
+    (`jax.config.update("jax_enable_x64", True)`, `np.random.seed(1)`)."""
     if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)
             and isinstance(statement.value.func, ast.Attribute)):
         return False
     _, reads, _ = lecture_source.statement_names(statement)
-    return reads <= modules | set(dir(builtins)) and lecture_source.called_root(statement.value) in modules
+    return (reads <= modules | set(dir(builtins))
+            and lecture_source.called_root(statement.value) in modules - OBSERVING_CALLS)   # not `plt.show()`
 
 
 def _a_check(statement):
@@ -294,7 +297,8 @@ def _loop_names(statement):
 def needed_cells(cells, names):
     """The part of the lecture the checks need, read statement by statement from the last: a
     top-level statement is kept when it binds or changes a name needed (one of `names`, or
-    one a kept statement reads), and so is every import and setting (`_setting`). A cell
+    one a kept statement reads), and so is every setting (`_setting`): an import, like any
+    statement, only where it binds a name needed (a grader need not import Matplotlib). A cell
     that keeps such a statement also keeps its statements that bind nothing but only act
     (`b[0] = 1` on an alias `b` of a needed array, `bump()`, `for r in records: r["sq"] =
     ...`), unless they show or measure (`_observation`: prints, glue, plots, timings, the
@@ -334,7 +338,7 @@ def needed_cells(cells, names):
         settled = False
         while not settled:
             settled = True
-            whole = any(not _setting(tree.body[i], modules) for i in mine)
+            whole = any(not (_setting(tree.body[i], modules) or _import(tree.body[i])) for i in mine)
             for i in reversed(range(len(tree.body))):
                 statement = tree.body[i]
                 if i in mine or _a_check(statement):

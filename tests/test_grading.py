@@ -217,10 +217,10 @@ def test_gradescope_results_give_each_question_its_points_and_a_refusal_scores_z
 
 
 LECTURE = [
-    "import numpy as np\nfrom lecture_tools import time_call",
+    "import numpy as np\nimport matplotlib.pyplot as plt\nfrom lecture_tools import time_call",
     "np.seterr(all='raise')\nrng = np.random.default_rng(0)\nwarm_up = rng.normal(size=3)\nprint(warm_up)",
     "def f(x):\n    total = 0.0\n    for v in x:\n        total += v\n    return total\n"
-    "grid = np.linspace(0, 1, 5)\nt_f = time_call(f, grid)\nprint(t_f)\nassert f(grid) == grid.sum()",
+    "grid = np.linspace(0, 1, 5)\nt_f = time_call(f, grid)\nprint(t_f)\nplt.show()\nassert f(grid) == grid.sum()",
     "out = np.zeros(3)\nfill(out)\nscale = 2.0\ntext = f.lower(grid)\nm = scale * f(grid)\ndraw = rng.normal()",
     "def g(total):\n    return total + 1\nunused = g(1)",
 ]
@@ -235,7 +235,9 @@ def test_the_graders_slice_keeps_the_statements_a_check_needs_not_the_timings_or
     assert "scale = 2.0" in sliced and "def f(x)" in sliced and "grid = np.linspace" in sliced
     assert "time_call(f, grid)" not in sliced and "print" not in sliced     # timed and shown, read by no check
     assert "assert" not in sliced                                           # the lecture's own check
-    assert "np.seterr(all='raise')" in sliced and "import numpy as np" in sliced    # imports and settings
+    assert "np.seterr(all='raise')" in sliced and "import numpy as np" in sliced    # settings, and what they read
+    assert "lecture_tools" not in sliced and "plt" not in sliced           # imports no kept statement reads,
+                                                                            # and a plot shown
     assert "f.lower(grid)" not in sliced                                    # lowering reads f, changes nothing
     assert "def g" not in sliced                    # a name a function binds locally (total) pulls nothing in
 

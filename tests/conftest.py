@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from booktools.layout import HTML, NOTEBOOKS, STUDENT
+from booktools.layout import ASSIGNMENTS, HTML, NOTEBOOKS, STUDENT
 
 if Path(__file__).resolve().parent.parent.name == "mutants":
     # Under `make mutation`, mutmut runs the tests on a copy of the site in mutants/ and knows
@@ -23,7 +23,7 @@ if Path(__file__).resolve().parent.parent.name == "mutants":
 
 # Fixtures that read what `make test` builds before the suite runs: a test using one is
 # marked `needs_build`, and `make check` (no builds) leaves it out.
-BUILT = {"built_html", "built_notebooks", "student", "edition", "pdf", "colab"}
+BUILT = {"built_html", "built_notebooks", "student", "edition", "pdf", "colab", "assignments"}
 
 
 _STARTED = []
@@ -68,6 +68,14 @@ def student():
     if not (STUDENT / "html" / "index.html").exists() or not (STUDENT / "notebooks").is_dir():
         pytest.fail(f"no student edition in {STUDENT}: run `make student` first (`make test` does)")
     return STUDENT
+
+
+@pytest.fixture(scope="session")
+def assignments():
+    """The assignment zips `make assignments` wrote (`make test` runs it), the autograders' included."""
+    if not list(ASSIGNMENTS.glob("*-autograder.zip")):
+        pytest.fail(f"no autograder zips in {ASSIGNMENTS}: run `make assignments` first (`make test` does)")
+    return ASSIGNMENTS
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,14 @@
 
 For every lecture, in one fresh Python of its own that both tests read (a lecture's
 settings, such as JAX's 64-bit mode or its number of CPU devices, must not leak into
-another's): the lecture's trusted names are computed as the grader computes them
-(`grading.trusted_namespace`), with the part of the lecture the site's answers read beside
-them (as a student's notebook holds it), the site's solutions run in order, and each check
-passes on them, which shows that the harness can pass. Then each answer below replaces its
+another's), run from the copy of the grader that the lecture's autograder zip carries (`make
+assignments`), where Gradescope runs it: the lecture's trusted names are computed as the
+grader computes them (`grading.trusted_namespace`), with the part of the lecture the site's
+answers read beside them (as a student's notebook holds it), the site's solutions run in
+order, and each check passes on them, which shows that the harness can pass, and that the
+zip carries all that every check of the lecture needs. (Gradescope's run of a whole
+submission says what `make grade` says of it: tests/test_grading_submissions.py for every
+lecture, tests/test_grading_hostile.py for a class of them.) Then each answer below replaces its
 exercise's solution: a wrong one must fail that exercise's check, with the message given
 and without the site's recorded answer in it (a failure says what is wrong, not what is
 right); a right one written another way (message None) must pass it. Through the
@@ -17,12 +21,15 @@ import itertools
 import json
 import subprocess
 import sys
+import tempfile
+import zipfile
+from pathlib import Path
 
 import pytest
 from submissions import VARIANT_ANSWERS, variant_answer
 
 from booktools import grading, variants
-from booktools.book import ROOT, lectures
+from booktools.book import lectures
 
 pytestmark = pytest.mark.slow
 
@@ -230,7 +237,9 @@ WRONG = {
 # Run in the lecture's own Python: prints one JSON line, {label or label/case: message or ""}.
 HARNESS = r'''
 import contextlib, io, json, sys
+from pathlib import Path
 from booktools import grading
+assert Path(grading.__file__).resolve().is_relative_to(Path.cwd().resolve()), f"not the zip's: {grading.__file__}"
 doc, wrong = sys.argv[1], json.loads(sys.argv[2])
 students = grading.student_names(doc)
 namespace, problems = grading.trusted_namespace(doc)
@@ -303,19 +312,23 @@ def variant_cases(doc):
 
 
 @functools.cache
-def harness(doc):
+def harness(doc, assignments):
     """HARNESS run once for lecture `doc`, with its wrong answers and its variants' cases:
-    what both tests below read (the lecture's trusted names are computed once)."""
+    what both tests below read (the lecture's trusted names are computed once). It runs as
+    the zip's run_autograder runs the grader: in the zip's grader/ folder, from its files."""
     wrong = {label: {case: code for case, (code, _) in cases.items()} for label, cases in WRONG.get(doc, {}).items()}
-    run = subprocess.run([sys.executable, "-c", HARNESS, doc, json.dumps(wrong), json.dumps(variant_cases(doc))],
-                         cwd=ROOT / "lectures", capture_output=True, text=True, timeout=900)
+    with tempfile.TemporaryDirectory() as folder:
+        with zipfile.ZipFile(assignments / f"{Path(doc).name}-autograder.zip") as archive:
+            archive.extractall(folder)
+        run = subprocess.run([sys.executable, "-c", HARNESS, doc, json.dumps(wrong), json.dumps(variant_cases(doc))],
+                             cwd=Path(folder) / "grader", capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("doc", list(WRONG), ids=lambda d: d.split("/")[-1])
-def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc):
-    found = harness(doc)
+def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc, assignments):
+    found = harness(doc, assignments)
     for q in grading.questions(doc):
         assert found[q.label] == "", f"{q.label}: the site's own answer fails its check: {found[q.label]}"
     for label, cases in WRONG[doc].items():
@@ -332,13 +345,13 @@ def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc):
 
 
 @pytest.mark.parametrize("doc", [d for d in lectures() if variants.variants(d)], ids=lambda d: d.split("/")[-1])
-def test_every_variant_passes_its_own_answer_and_most_fail_the_sites(doc):
+def test_every_variant_passes_its_own_answer_and_most_fail_the_sites(doc, assignments):
     """For each exercise with a variant, each of its values: an answer to those values
     passes the check run with them, and the site's answer (to the site's values) fails
     at least half of the other values: the published key does not answer them."""
     for label in variants.variants(doc):
         assert label in VARIANT_ANSWERS, f"{label}: tests/submissions.py needs an answer for any of its values"
-    found = harness(doc)
+    found = harness(doc, assignments)
     for label, variant in variants.variants(doc).items():
         combinations = alternatives(variant)
         for k, values in enumerate(combinations):

@@ -4,8 +4,10 @@ an unanswered notebook scores 0 with a line per question.
 
 The submissions are the student notebooks of `make student` without the lecture's own cells
 (`submissions.exercises_only`), so that each costs a kernel's start and the grader's part of
-the lecture. Answered notebooks score in full under `make grade` and on Gradescope in the Colab-like
-run (tests/test_colab_run.py); bad answers in tests/test_grading_bad_answers.py."""
+the lecture. Answered notebooks score in full under `make grade` in the Colab-like run
+(tests/test_colab_run.py), and the site's answers pass every check in the autograder zip's
+copy of the grader (tests/test_exercise_checks.py); bad answers in
+tests/test_grading_bad_answers.py."""
 import json
 import subprocess
 import sys

@@ -26,8 +26,12 @@ def poly(x, coef):
 BAD = {
     "wrong": ("def poly(x, coef):\n    return np.zeros_like(np.asarray(x, dtype=float))", 0, "AssertionError"),
     "raises": ("def poly(x, coef):\n    raise ValueError('not done yet')", 0, "ValueError: not done yet"),
+    # A runaway that holds the CPU the whole time: the grader still stops it on time.
     "cell never ends": ("while True:\n    pass", 0, "NameError"),
-    "function never ends": ("def poly(x, coef):\n    while True:\n        pass", 0, "did not finish within"),
+    # One that waits: the grader stops it as it stops any (the check's time limit, then an
+    # interrupt); it leaves the core to the tests beside it, whom a spin would slow for 10 s.
+    "function never ends": ("def poly(x, coef):\n    import time\n    while True:\n        time.sleep(1)", 0,
+                            "did not finish within"),
     "prints megabytes": ("print('x' * 5_000_000)\n" + POLY, 2, ""),
     "deletes its folder's files": ("import os\nfor name in os.listdir('.'):\n    os.remove(name)\n" + POLY, 2, ""),
     "reads the tests": ("import glob\ndef poly(x, coef):\n    return open(glob.glob('**/*numpy-ex1*', "

@@ -57,8 +57,11 @@ def attacks(outside, others, port):
                                    0, "numpy.allclose is no longer numpy's"),
         "kills the grader": ("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos.kill(-1, signal.SIGKILL)",
                              0, "os.kill"),
-        "ignores the interrupt": ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
-                                  0, "ignored the interrupt"),
+        # It waits, not spins: the grader times it out, interrupts and kills it all the same
+        # (a runaway that spins: tests/test_grading_bad_answers.py), and graded three times
+        # (here, on Gradescope, rootless) a spin would hold a core for 15 s each time.
+        "ignores the interrupt": ("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                  "while True:\n    time.sleep(1)", 0, "ignored the interrupt"),
         "leaves a daemon": (f"import subprocess\nsubprocess.Popen(['sleep', '{SLEEPER}'], start_new_session=True)",
                             0, "outside its own session"),
         "fork bomb": ("import os\nfor _ in range(64):\n    os.fork()", 0, "os.fork"),

@@ -10,15 +10,18 @@ zip on one, to hold against `make grade`'s verdict.
     variant_answer(label, values)     # a right answer to an exercise for one student's values
     run_autograder(zip, notebook, folder)                      # Gradescope's results.json
     assert_same_verdict(results, graded)                       # ... says what `make grade` said
+    unpacked_grader(zip, folder)      # the grader a zip carries, and the environment it runs in
 """
 import ast
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import nbformat
 
@@ -276,6 +279,22 @@ def submission(path, student, doc, answers=None, lecture=False):
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
+
+
+def unpacked_grader(archive, folder):
+    """The grader the autograder zip `archive` carries, unpacked into `folder`: (its grader/
+    folder, the environment its run_autograder runs the grader with there: this one, plus the
+    settings that script puts on its command line, SITE_VERSION, VARIANT_SEED and
+    EXTRA_EXERCISES). Python run there with `-m` or `-c` imports that copy of booktools,
+    and it reads that copy's lectures and helper modules."""
+    with zipfile.ZipFile(archive) as z:
+        z.extractall(folder)
+    script = (Path(folder) / "run_autograder").read_text(encoding="utf-8")
+    line = next(line for line in script.splitlines() if line.startswith('cd "$AUTOGRADER/source/grader" && '))
+    words = shlex.split(line.partition(" && ")[2].rstrip("\\"))
+    settings = dict(word.split("=", 1) for word in words if re.fullmatch(r"[A-Z_]+=.*", word))
+    assert set(settings) == {"SITE_VERSION", "VARIANT_SEED", "EXTRA_EXERCISES"}, settings
+    return Path(folder) / "grader", {**os.environ, **settings}
 
 
 def run_autograder(archive, notebook, root, env=None, metadata=None):

@@ -5,15 +5,16 @@ For a lecture, its assignment (`make assignments`: the student notebook, unzippe
 empty folder) as a student hands it back: its opening cells (setup, helper modules,
 imports) as received, its exercises answered (the site's solutions, one written
 differently) and, in between, only the lecture code those answers read
-(`submissions.lean`). It is graded the way an instructor grades it, by `python -m
-booktools.grading` (`make grade`) with that Python as its kernel, which must give full
-marks. (Gradescope: every check of the lecture passes the site's answers in the grader its
-autograder zip carries, tests/test_exercise_checks.py, and Gradescope's run of a whole
-submission says what `make grade` says: tests/test_grading_submissions.py for every
-lecture, tests/test_grading_hostile.py for a class.) For the other notebook pages, the whole published
-notebook. The setup cell must bring in the rest (quantecon, threadpoolctl, Dask), and the
-helper cells the `lecture_tools` module, without touching the NumPy, Numba and JAX
-already there.
+(`submissions.lean`). It is graded by `python -m booktools.grading` (`make grade`'s
+command) with that Python as its kernel, which must give full marks, run from the copy of
+the grader the lecture's autograder zip carries, where and as the zip's run_autograder runs
+it on Gradescope (`submissions.unpacked_grader`): the files the zip carries are enough to
+grade every lecture's answers in full. (Gradescope's own entry point gives the verdict `make
+grade` gives: tests/test_grading_submissions.py for each lecture's unanswered notebook,
+tests/test_grading_hostile.py and tests/test_grading_variants.py for classes of numpy
+submissions.) For the other notebook pages, the whole published notebook. The setup cell
+must bring in the rest (quantecon, threadpoolctl, Dask), and the helper cells the
+`lecture_tools` module, without touching the NumPy, Numba and JAX already there.
 
 A lecture's own cells are executed whole twice in `make test`: by the build and by nbval
 (booktools/pytest_lectures.py), both in .venv, which holds more than Colab does. What a whole run
@@ -34,7 +35,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from submissions import lean, read, solutions
+from submissions import lean, read, solutions, unpacked_grader
 
 from booktools import grading
 from booktools.book import ROOT, lectures, notebook_pages
@@ -221,11 +222,10 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
     """The assignment as received, its opening cells (setup, helper modules, imports) and
     its exercises, answered, with only the lecture code the answers read in between
     (`submissions.lean`): its setup and helper cells bring in the rest, and a student's
-    answers (the site's, one of them written another way) then score in full. The
-    lecture's own cells run whole under nbval and in the build; what they import is there
-    after the setup cells (the test below). Every site answer passes its check on the
-    grader's part of the lecture, in the autograder zip's copy of the grader, in
-    tests/test_exercise_checks.py."""
+    answers (the site's, one of them written another way) then score in full, graded by
+    the copy of the grader the lecture's autograder zip carries. The lecture's own cells run
+    whole under nbval and in the build; what they import is there after the setup cells (the
+    test below). Every check also fails wrong answers: tests/test_exercise_checks.py."""
     path = notebook_as_received(built_notebooks, doc, tmp_path)
     answers = solutions(read(built_notebooks, doc))
     exercise, alternative = ALTERNATIVES[doc]
@@ -235,11 +235,14 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
     handed_in = lean(received, doc, answers)
     nbformat.write(handed_in, path)
     out, ran = tmp_path / "result.json", tmp_path / "ran.ipynb"
-    run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--kernel", KERNEL_NAME,
-                          "--out", str(out), "--executed", str(ran)],
-                         capture_output=True, text=True, timeout=1800, env=colab["env"])
+    grader, env = unpacked_grader(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", tmp_path / "autograder")
+    run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--lecture", doc,
+                          "--kernel", KERNEL_NAME, "--out", str(out), "--executed", str(ran)],
+                         cwd=grader, capture_output=True, text=True, timeout=1800,
+                         env={**env, "JUPYTER_PATH": colab["env"]["JUPYTER_PATH"]})
     assert run.returncode == 0, f"{doc}: grading failed:\n{run.stderr[-4000:]}"
     result = json.loads(out.read_text())
+    assert result["site"] == env["SITE_VERSION"]         # the version the zip's grader was built with
     print(f"{doc}: {result['seconds']:g} s")
     executed = nbformat.read(ran, as_version=4)
     code = ran_alone(colab, doc, executed)

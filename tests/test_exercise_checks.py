@@ -7,9 +7,11 @@ assignments`), where Gradescope runs it: the lecture's trusted names are compute
 grader computes them (`grading.trusted_namespace`), with the part of the lecture the site's
 answers read beside them (as a student's notebook holds it), the site's solutions run in
 order, and each check passes on them, which shows that the harness can pass, and that the
-zip carries all that every check of the lecture needs. (Gradescope's run of a whole
-submission says what `make grade` says of it: tests/test_grading_submissions.py for every
-lecture, tests/test_grading_hostile.py for a class of them.) Then each answer below replaces its
+zip carries all that every check of the lecture needs. (The Colab-like run grades each
+lecture's answered assignment with that copy too, through its kernel: tests/test_colab_run.py;
+Gradescope's run of a whole submission says what `make grade` says of it for each lecture's
+unanswered notebook, tests/test_grading_submissions.py, and for a class of numpy
+submissions, tests/test_grading_hostile.py and tests/test_grading_variants.py.) Then each answer below replaces its
 exercise's solution: a wrong one must fail that exercise's check, with the message given
 and without the site's recorded answer in it (a failure says what is wrong, not what is
 right); a right one written another way (message None) must pass it. Through the
@@ -22,11 +24,10 @@ import json
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
-from submissions import VARIANT_ANSWERS, variant_answer
+from submissions import VARIANT_ANSWERS, unpacked_grader, variant_answer
 
 from booktools import grading, variants
 from booktools.book import lectures
@@ -314,14 +315,14 @@ def variant_cases(doc):
 @functools.cache
 def harness(doc, assignments):
     """HARNESS run once for lecture `doc`, with its wrong answers and its variants' cases:
-    what both tests below read (the lecture's trusted names are computed once). It runs as
-    the zip's run_autograder runs the grader: in the zip's grader/ folder, from its files."""
+    what both tests below read (the lecture's trusted names are computed once). It runs
+    where the zip's run_autograder runs the grader, and with its settings: in the zip's
+    grader/ folder, from its files (`submissions.unpacked_grader`)."""
     wrong = {label: {case: code for case, (code, _) in cases.items()} for label, cases in WRONG.get(doc, {}).items()}
     with tempfile.TemporaryDirectory() as folder:
-        with zipfile.ZipFile(assignments / f"{Path(doc).name}-autograder.zip") as archive:
-            archive.extractall(folder)
+        grader, env = unpacked_grader(assignments / f"{Path(doc).name}-autograder.zip", folder)
         run = subprocess.run([sys.executable, "-c", HARNESS, doc, json.dumps(wrong), json.dumps(variant_cases(doc))],
-                             cwd=Path(folder) / "grader", capture_output=True, text=True, timeout=900)
+                             cwd=grader, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 

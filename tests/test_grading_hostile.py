@@ -73,7 +73,7 @@ def attacks(outside, others, port):
         # on the machine: each fails in the sandbox; the honest answers keep their points
         # its cell stops: no poly. 20 GB at once, past the sandbox's address space: refused at
         # once, where 100 MB chunks must first fill 4 GB, seconds of page zeroing that a cell
-        # beside the spinning attacks may not get within the class's 10 s cell timeout
+        # graded beside the other attacks may not get within the class's 10 s cell timeout
         "memory bomb": ("hog = bytearray(20 * 10**9)", FULL - POLY, "MemoryError"),
         "reads other submissions": (f"import glob\nif glob.glob({str(others) + '/*.ipynb'!r}):\n"
                                     "    raise SystemExit('other work is readable')", FULL, ""),

@@ -18,12 +18,12 @@ right); a right one written another way (message None) must pass it. Through the
 sandboxed grader, the wrong methods cost their question too:
 tests/test_grading_bad_answers.py.
 """
-import functools
 import itertools
 import json
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -312,10 +312,9 @@ def variant_cases(doc):
     return cases
 
 
-@functools.cache
 def harness(doc, assignments):
-    """HARNESS run once for lecture `doc`, with its wrong answers and its variants' cases:
-    what both tests below read (the lecture's trusted names are computed once). It runs
+    """HARNESS run for lecture `doc`, with its wrong answers and its variants' cases (the
+    lecture's trusted names are computed once for both tests below). It runs
     where the zip's run_autograder runs the grader, and with its settings: in the zip's
     grader/ folder, from its files (`submissions.unpacked_grader`)."""
     wrong = {label: {case: code for case, (code, _) in cases.items()} for label, cases in WRONG.get(doc, {}).items()}
@@ -327,9 +326,31 @@ def harness(doc, assignments):
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+# Run first: jax_intro's timing stand-ins sleep about 15 s in all, and numba compiles longest;
+# two lectures run at a time, so that the others are checked beside them.
+FIRST = ["lectures/jax_intro", "lectures/numba"]
+
+
+@pytest.fixture(scope="module")
+def harnesses(assignments):
+    """{doc: what HARNESS found, or the error it failed with}, for every lecture the tests
+    below read, two at a time, each in a Python of its own: what both tests read."""
+    docs = dict.fromkeys([*FIRST, *WRONG, *(d for d in lectures() if variants.variants(d))])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = {doc: pool.submit(harness, doc, assignments) for doc in docs}
+    return {doc: run.exception() or run.result() for doc, run in runs.items()}
+
+
+def harness_found(harnesses, doc):
+    found = harnesses[doc]
+    if isinstance(found, BaseException):
+        raise found
+    return found
+
+
 @pytest.mark.parametrize("doc", list(WRONG), ids=lambda d: d.split("/")[-1])
-def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc, assignments):
-    found = harness(doc, assignments)
+def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc, harnesses):
+    found = harness_found(harnesses, doc)
     for q in grading.questions(doc):
         assert found[q.label] == "", f"{q.label}: the site's own answer fails its check: {found[q.label]}"
     for label, cases in WRONG[doc].items():
@@ -346,13 +367,13 @@ def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc, assignmen
 
 
 @pytest.mark.parametrize("doc", [d for d in lectures() if variants.variants(d)], ids=lambda d: d.split("/")[-1])
-def test_every_variant_passes_its_own_answer_and_most_fail_the_sites(doc, assignments):
+def test_every_variant_passes_its_own_answer_and_most_fail_the_sites(doc, harnesses):
     """For each exercise with a variant, each of its values: an answer to those values
     passes the check run with them, and the site's answer (to the site's values) fails
     at least half of the other values: the published key does not answer them."""
     for label in variants.variants(doc):
         assert label in VARIANT_ANSWERS, f"{label}: tests/submissions.py needs an answer for any of its values"
-    found = harness(doc, assignments)
+    found = harness_found(harnesses, doc)
     for label, variant in variants.variants(doc).items():
         combinations = alternatives(variant)
         for k, values in enumerate(combinations):

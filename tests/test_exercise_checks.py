@@ -23,11 +23,10 @@ import json
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from submissions import VARIANT_ANSWERS, unpacked_grader, variant_answer
+from submissions import VARIANT_ANSWERS, outcome, two_at_a_time, unpacked_grader, variant_answer
 
 from booktools import grading, variants
 from booktools.book import lectures
@@ -336,21 +335,12 @@ def harnesses(assignments):
     """{doc: what HARNESS found, or the error it failed with}, for every lecture the tests
     below read, two at a time, each in a Python of its own: what both tests read."""
     docs = dict.fromkeys([*FIRST, *WRONG, *(d for d in lectures() if variants.variants(d))])
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = {doc: pool.submit(harness, doc, assignments) for doc in docs}
-    return {doc: run.exception() or run.result() for doc, run in runs.items()}
-
-
-def harness_found(harnesses, doc):
-    found = harnesses[doc]
-    if isinstance(found, BaseException):
-        raise found
-    return found
+    return two_at_a_time(harness, {doc: (doc, assignments) for doc in docs})
 
 
 @pytest.mark.parametrize("doc", list(WRONG), ids=lambda d: d.split("/")[-1])
 def test_each_check_passes_the_sites_answer_and_fails_a_wrong_one(doc, harnesses):
-    found = harness_found(harnesses, doc)
+    found = outcome(harnesses, doc)
     for q in grading.questions(doc):
         assert found[q.label] == "", f"{q.label}: the site's own answer fails its check: {found[q.label]}"
     for label, cases in WRONG[doc].items():
@@ -373,7 +363,7 @@ def test_every_variant_passes_its_own_answer_and_most_fail_the_sites(doc, harnes
     at least half of the other values: the published key does not answer them."""
     for label in variants.variants(doc):
         assert label in VARIANT_ANSWERS, f"{label}: tests/submissions.py needs an answer for any of its values"
-    found = harness_found(harnesses, doc)
+    found = outcome(harnesses, doc)
     for label, variant in variants.variants(doc).items():
         combinations = alternatives(variant)
         for k, values in enumerate(combinations):

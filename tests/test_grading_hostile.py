@@ -17,11 +17,20 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 import pytest
-from submissions import TIMEOUTS, assert_same_verdict, class_answers, read, run_autograder, solutions, submission
+from submissions import (
+    TIMEOUTS,
+    assert_same_verdict,
+    class_answers,
+    outcome,
+    read,
+    run_autograder,
+    solutions,
+    submission,
+    two_at_a_time,
+)
 
 from booktools import grading
 from booktools.book import ROOT
@@ -241,28 +250,19 @@ def on_gradescope(graded_class, autograder_zip, tmp_path_factory):
     first, so that the others are graded beside its wait. A run that failed gives its error."""
     root = tmp_path_factory.mktemp("gradescope")
     names = sorted([*SUBMISSIONS, "not-a-notebook"], key=lambda name: name != "ignores-the-interrupt")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = {name: pool.submit(run_autograder, autograder_zip, graded_class["submissions"] / f"{name}.ipynb",
-                                  root / name) for name in names}
-    return {name: run.exception() or run.result() for name, run in runs.items()}
-
-
-def gradescope_results(on_gradescope, name):
-    results = on_gradescope[name]
-    if isinstance(results, BaseException):
-        raise results
-    return results
+    return two_at_a_time(run_autograder, {name: (autograder_zip, graded_class["submissions"] / f"{name}.ipynb",
+                                                 root / name) for name in names})
 
 
 @pytest.mark.parametrize("name", SUBMISSIONS)
 def test_gradescope_gives_the_same_verdict_as_make_grade(graded_class, on_gradescope, name):
-    results = gradescope_results(on_gradescope, name)
+    results = outcome(on_gradescope, name)
     assert results["score"] == graded_class["expected"][name][0]
     assert_same_verdict(results, json.loads((graded_class["out"] / f"{name}.json").read_text()))
 
 
 def test_gradescope_refuses_the_file_that_is_not_a_notebook_as_make_grade_does(graded_class, on_gradescope):
-    results = gradescope_results(on_gradescope, "not-a-notebook")
+    results = outcome(on_gradescope, "not-a-notebook")
     error = graded_class["table"]["not-a-notebook"]["error"].partition("not-a-notebook.ipynb")[2]   # after its path
     assert "is not a Jupyter notebook" in error
     assert results["score"] == 0 and results["tests"] == [] and error in results["output"], (results, error)

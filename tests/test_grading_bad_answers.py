@@ -4,11 +4,16 @@ The submissions are the numpy lecture's student notebook with Exercises 1.2 and 
 answered as the site does, and Exercise 1.1 answered badly; the lecture's own cells are
 deleted, as a student may do (`submissions.exercises_only`; whole answered notebooks are graded
 in the Colab-like run, tests/test_colab_run.py), so that each of these runs costs a
-kernel's start, not the lecture's timings."""
+kernel's start, not the lecture's timings. Every submission of this file is graded in one
+fixture, two at a time (`submissions.two_at_a_time`), by `make grade`'s command; each test
+reads its own."""
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from submissions import TIMEOUTS, class_answers, read, solutions, submission
+from submissions import TIMEOUTS, class_answers, outcome, read, solutions, submission, two_at_a_time
 
 from booktools import grading
 
@@ -37,24 +42,6 @@ BAD = {
     "reads the tests": ("import glob\ndef poly(x, coef):\n    return open(glob.glob('**/*numpy-ex1*', "
                         "recursive=True)[0]).read()", 0, "IndexError"),
 }
-
-
-@pytest.mark.parametrize("case", BAD, ids=list(BAD))
-def test_a_bad_answer_costs_its_own_question_only(case, built_notebooks, student, tmp_path):
-    code, earned, message = BAD[case]
-    answers = class_answers("lectures/numpy", solutions(read(built_notebooks, "lectures/numpy")))
-    answers["Exercise 1.1"] = code
-    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, "lectures/numpy", answers)
-    keep = tmp_path / "hand-in" / "other-work.txt"          # beside the submission, outside the grader's folder
-    keep.write_text("not the grader's")
-    result = grading.grade(path, timeouts=TIMEOUTS)
-    rows = {q.exercise: q for q in result.questions}
-    assert rows["Exercise 1.1"].earned == earned, rows["Exercise 1.1"]
-    assert message in rows["Exercise 1.1"].message
-    assert rows["Exercise 1.2"].earned == rows["Exercise 1.2"].points
-    assert rows["Exercise 1.3"].earned == rows["Exercise 1.3"].points
-    assert path.exists() and keep.read_text() == "not the grader's"
-    assert not list(Path(path.parent).glob("*.grade.json"))     # grade() itself writes nothing
 
 
 # The wrong method, graded by `make grade` in the sandbox: the checks reach the student's
@@ -102,14 +89,59 @@ def argmax_f(grid):
 }
 
 
+# The bad answers (the one that waits out its check's limit first: the others are graded
+# beside its wait), then the wrong methods, whose compiled code needs longer limits.
+ORDER = ["function never ends", *(case for case in BAD if case != "function never ends"), *WRONG_METHOD]
+
+
+def make_grade(path, timeouts):
+    """`make grade NOTEBOOK=path` (its command), the result written outside the submission's
+    folder: (path, the result)."""
+    out = path.parent.parent / "result.json"
+    run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--out", str(out),
+                          *timeouts.as_arguments()], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return path, grading.GradingResult.from_dict(json.loads(out.read_text()))
+
+
+@pytest.fixture(scope="module")
+def graded(built_notebooks, student, tmp_path_factory):
+    """{case: (its submission's path, its result)} for every case of this file, graded two at
+    a time; a case whose grading failed gives its error."""
+    calls = {}
+    for case in ORDER:
+        if case in BAD:
+            doc, exercise, code, timeouts = "lectures/numpy", "Exercise 1.1", BAD[case][0], TIMEOUTS
+        else:
+            doc, exercise, code, _ = WRONG_METHOD[case]
+            timeouts = grading.Timeouts(cell=60, question=60)
+        answers = class_answers(doc, solutions(read(built_notebooks, doc)))
+        answers[exercise] = code
+        folder = tmp_path_factory.mktemp("bad") / "hand-in"
+        path = submission(folder / "submission.ipynb", student, doc, answers)
+        (folder / "other-work.txt").write_text("not the grader's")    # beside it, outside the grader's folder
+        calls[case] = (path, timeouts)
+    return two_at_a_time(make_grade, calls)
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_a_bad_answer_costs_its_own_question_only(case, graded):
+    code, earned, message = BAD[case]
+    path, result = outcome(graded, case)
+    keep = path.parent / "other-work.txt"
+    rows = {q.exercise: q for q in result.questions}
+    assert rows["Exercise 1.1"].earned == earned, rows["Exercise 1.1"]
+    assert message in rows["Exercise 1.1"].message
+    assert rows["Exercise 1.2"].earned == rows["Exercise 1.2"].points
+    assert rows["Exercise 1.3"].earned == rows["Exercise 1.3"].points
+    assert path.exists() and keep.read_text() == "not the grader's"
+    assert not list(Path(path.parent).glob("*.grade.json"))     # nothing but its --out is written
+
+
 @pytest.mark.parametrize("case", WRONG_METHOD, ids=list(WRONG_METHOD))
-def test_the_wrong_method_costs_the_method_part_of_its_question_under_make_grade(case, built_notebooks, student,
-                                                                                 tmp_path):
+def test_the_wrong_method_costs_the_method_part_of_its_question_under_make_grade(case, graded):
     doc, exercise, code, message = WRONG_METHOD[case]
-    answers = class_answers(doc, solutions(read(built_notebooks, doc)))
-    answers[exercise] = code
-    path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc, answers)
-    result = grading.grade(path, timeouts=grading.Timeouts(cell=60, question=60))
+    _, result = outcome(graded, case)
     [method] = [part for q in grading.questions(doc) if q.exercise == exercise for part in q.parts
                 if part.what.startswith("the method")]
     for q in result.questions:

@@ -8,6 +8,7 @@ zip on one, to hold against `make grade`'s verdict.
     lean(nb, doc, answers)            # answered, with only the lecture code the answers read
     class_answers(doc, answers)       # the answers a class of many submissions carries
     variant_answer(label, values)     # a right answer to an exercise for one student's values
+    make_grade(notebook, out, *options)                        # `make grade`'s result and report
     run_autograder(zip, notebook, folder)                      # Gradescope's results.json
     assert_same_verdict(results, graded)                       # ... says what `make grade` said
     unpacked_grader(zip, folder)      # the grader a zip carries, and the environment it runs in
@@ -297,6 +298,16 @@ def unpacked_grader(archive, folder):
     settings = dict(word.split("=", 1) for word in words if re.fullmatch(r"[A-Z_]+=.*", word))
     assert set(settings) == {"SITE_VERSION", "VARIANT_SEED", "EXTRA_EXERCISES"}, settings
     return Path(folder) / "grader", {**os.environ, **settings}
+
+
+def make_grade(notebook, out, *options, **run):
+    """`make grade NOTEBOOK=notebook` (its command, `python -m booktools.grading`) with
+    `options` (timeouts, --lecture, --kernel, ...), its result written to `out`: (the
+    result's JSON, what it printed). `run`: where and how it runs (cwd, env)."""
+    ran = subprocess.run([sys.executable, "-m", "booktools.grading", str(notebook), "--out", str(out), *options],
+                         capture_output=True, text=True, timeout=1800, **run)
+    assert ran.returncode == 0, f"{notebook}: grading failed:\n{ran.stderr[-4000:]}"
+    return json.loads(Path(out).read_text()), ran.stdout
 
 
 def run_autograder(archive, notebook, root, env=None, metadata=None):

@@ -35,7 +35,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from submissions import lean, read, solutions, unpacked_grader
+from submissions import lean, make_grade, read, solutions, unpacked_grader
 
 from booktools import grading
 from booktools.book import ROOT, lectures, notebook_pages
@@ -236,12 +236,8 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
     nbformat.write(handed_in, path)
     out, ran = tmp_path / "result.json", tmp_path / "ran.ipynb"
     grader, env = unpacked_grader(ASSIGNMENTS / f"{Path(doc).name}-autograder.zip", tmp_path / "autograder")
-    run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--lecture", doc,
-                          "--kernel", KERNEL_NAME, "--out", str(out), "--executed", str(ran)],
-                         cwd=grader, capture_output=True, text=True, timeout=1800,
-                         env={**env, "JUPYTER_PATH": colab["env"]["JUPYTER_PATH"]})
-    assert run.returncode == 0, f"{doc}: grading failed:\n{run.stderr[-4000:]}"
-    result = json.loads(out.read_text())
+    result, printed = make_grade(path, out, "--lecture", doc, "--kernel", KERNEL_NAME, "--executed", str(ran),
+                                 cwd=grader, env={**env, "JUPYTER_PATH": colab["env"]["JUPYTER_PATH"]})
     assert result["site"] == env["SITE_VERSION"]         # the version the zip's grader was built with
     print(f"{doc}: {result['seconds']:g} s")
     executed = nbformat.read(ran, as_version=4)
@@ -259,7 +255,7 @@ def test_answered_assignment_runs_alone_in_a_colab_like_python_and_scores_full_m
     assert not lost and result["total"] == result["max"] - sum(row["by_hand"] for row in result["questions"]) > 0, lost
     for row in result["questions"]:
         assert f"{row['exercise']} ({row['label']}): {row['points'] - row['by_hand']:g} / {row['points']:g}" \
-            in run.stdout
+            in printed
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,10 @@ in the Colab-like run, tests/test_colab_run.py), so that each of these runs cost
 kernel's start, not the lecture's timings. Every submission of this file is graded in one
 fixture, two at a time (`submissions.two_at_a_time`), by `make grade`'s command; each test
 reads its own."""
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from submissions import TIMEOUTS, class_answers, outcome, read, solutions, submission, two_at_a_time
+from submissions import TIMEOUTS, class_answers, make_grade, outcome, read, solutions, submission, two_at_a_time
 
 from booktools import grading
 
@@ -94,18 +91,15 @@ def argmax_f(grid):
 ORDER = ["function never ends", *(case for case in BAD if case != "function never ends"), *WRONG_METHOD]
 
 
-def make_grade(path, timeouts):
-    """`make grade NOTEBOOK=path` (its command), the result written outside the submission's
-    folder: (path, the result)."""
-    out = path.parent.parent / "result.json"
-    run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--out", str(out),
-                          *timeouts.as_arguments()], capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return path, grading.GradingResult.from_dict(json.loads(out.read_text()))
+def graded(path, timeouts):
+    """(path, its result) by `make grade`'s command, the result written outside the
+    submission's folder."""
+    result, _ = make_grade(path, path.parent.parent / "result.json", *timeouts.as_arguments())
+    return path, grading.GradingResult.from_dict(result)
 
 
 @pytest.fixture(scope="module")
-def graded(built_notebooks, student, tmp_path_factory):
+def grades(built_notebooks, student, tmp_path_factory):
     """{case: (its submission's path, its result)} for every case of this file, graded two at
     a time; a case whose grading failed gives its error."""
     calls = {}
@@ -121,13 +115,13 @@ def graded(built_notebooks, student, tmp_path_factory):
         path = submission(folder / "submission.ipynb", student, doc, answers)
         (folder / "other-work.txt").write_text("not the grader's")    # beside it, outside the grader's folder
         calls[case] = (path, timeouts)
-    return two_at_a_time(make_grade, calls)
+    return two_at_a_time(graded, calls)
 
 
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
-def test_a_bad_answer_costs_its_own_question_only(case, graded):
+def test_a_bad_answer_costs_its_own_question_only(case, grades):
     code, earned, message = BAD[case]
-    path, result = outcome(graded, case)
+    path, result = outcome(grades, case)
     keep = path.parent / "other-work.txt"
     rows = {q.exercise: q for q in result.questions}
     assert rows["Exercise 1.1"].earned == earned, rows["Exercise 1.1"]
@@ -139,9 +133,9 @@ def test_a_bad_answer_costs_its_own_question_only(case, graded):
 
 
 @pytest.mark.parametrize("case", WRONG_METHOD, ids=list(WRONG_METHOD))
-def test_the_wrong_method_costs_the_method_part_of_its_question_under_make_grade(case, graded):
+def test_the_wrong_method_costs_the_method_part_of_its_question_under_make_grade(case, grades):
     doc, exercise, code, message = WRONG_METHOD[case]
-    _, result = outcome(graded, case)
+    _, result = outcome(grades, case)
     [method] = [part for q in grading.questions(doc) if q.exercise == exercise for part in q.parts
                 if part.what.startswith("the method")]
     for q in result.questions:

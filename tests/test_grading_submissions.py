@@ -4,17 +4,14 @@ an unanswered notebook scores 0 with a line per question.
 
 The submissions are the student notebooks of `make student` without the lecture's own cells
 (`submissions.exercises_only`), so that each costs a kernel's start and the grader's part of
-the lecture. Answered notebooks score in full under `make grade` in the Colab-like run
-(tests/test_colab_run.py), and the site's answers pass every check in the autograder zip's
-copy of the grader (tests/test_exercise_checks.py); bad answers in
-tests/test_grading_bad_answers.py."""
-import json
-import subprocess
-import sys
+the lecture. Answered notebooks score in full under `make grade`'s command, run from the
+autograder zip's copy of the grader, in the Colab-like run (tests/test_colab_run.py), and
+the site's answers pass every check in that copy (tests/test_exercise_checks.py); bad
+answers in tests/test_grading_bad_answers.py."""
 from pathlib import Path
 
 import pytest
-from submissions import assert_same_verdict, run_autograder, submission
+from submissions import assert_same_verdict, make_grade, run_autograder, submission
 
 from booktools import grading
 from booktools.book import lectures
@@ -23,19 +20,10 @@ from booktools.layout import ASSIGNMENTS
 pytestmark = [pytest.mark.needs_build, pytest.mark.slow]
 
 
-def graded(path):
-    """`make grade`'s verdict on `path` (its result's JSON) and what it printed."""
-    out = path.parent / "result.json"
-    run = subprocess.run([sys.executable, "-m", "booktools.grading", str(path), "--out", str(out)],
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads(out.read_text()), run.stdout
-
-
 @pytest.mark.parametrize("doc", lectures())
 def test_the_unanswered_notebook_scores_zero_with_a_line_per_question_here_and_on_gradescope(doc, student, tmp_path):
     path = submission(tmp_path / "hand-in" / "submission.ipynb", student, doc)
-    result, printed = graded(path)
+    result, printed = make_grade(path, path.parent / "result.json")
     assert result["lecture"] == doc and result["total"] == 0 and result["max"] > 0
     assert [row["label"] for row in result["questions"]] == [q.label for q in grading.questions(doc)]
     assert all(row["earned"] == 0 and row["message"] for row in result["questions"])

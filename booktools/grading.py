@@ -64,7 +64,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import jupytext
 import nbformat
 
 from booktools import lecture_source, tampering, variants
@@ -216,16 +215,17 @@ def free_names(source):
 
 
 def _student_edition_code(doc):
-    """The code cells of `doc` as the student edition has them (solutions and checks removed)."""
+    """The code cells of `doc` as the student edition has them (solutions and checks removed),
+    each as (source, tags), read by lecture_source (as jupytext reads them)."""
     text, _ = strip_solutions(graded_source(doc), doc)
-    return [c for c in jupytext.reads(text, "md:myst").cells if c.cell_type == "code"]
+    return [(source, tags) for kind, _, source, tags in lecture_source.parts(text) if kind == "code"]
 
 
 def own_code(doc):
     """The code cells the assignment notebook comes with (the lecture's, its setup cells),
     stripped: a submission's cell that is one of them is not the student's code."""
     from booktools.notebooks import HELPERS, setup_cells
-    known = {c.source.strip() for c in _student_edition_code(doc)}
+    known = {source.strip() for source, _ in _student_edition_code(doc)}
     return known | {c.source.strip() for c in setup_cells(HELPERS)}
 
 
@@ -233,12 +233,10 @@ def lecture_cells(doc):
     """The code the lecture itself runs, without its solutions, their checks and the cells
     that raise on purpose; IPython's magics (`%timeit`) left out."""
     cells = []
-    for cell in _student_edition_code(doc):
-        if cell.source.strip() == PLACEHOLDER_CODE:
+    for source, tags in _student_edition_code(doc):
+        if source.strip() == PLACEHOLDER_CODE or "raises-exception" in tags:
             continue
-        if "raises-exception" in cell.metadata.get("tags", []):
-            continue
-        cells.append("\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+        cells.append("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
     return cells
 
 

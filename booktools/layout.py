@@ -7,8 +7,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from bs4 import BeautifulSoup
-
 from booktools.book import ROOT
 
 BUILD = ROOT / "_build"
@@ -24,6 +22,7 @@ SITE_PDFS = "pdf"                             # ... which `make pdf` copies into
 
 def parse_page(built_html, doc):
     """The built page for document `doc` (e.g. 'lectures/numpy'), parsed."""
+    from bs4 import BeautifulSoup  # here: the grader imports this module, and parses no page
     return BeautifulSoup((Path(built_html) / f"{doc}.html").read_text(encoding="utf-8"), "html.parser")
 
 

@@ -24,7 +24,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import jupytext
 import nbformat
 
 from booktools import book, lecture_source
@@ -131,9 +130,9 @@ def source_tags(source_md):
     """{code cell source: kept tags} for the cells of the page's MyST source that have any."""
     if source_md is None or not Path(source_md).exists():
         return {}
-    cells = jupytext.read(source_md).cells
-    return {c.source.strip(): sorted(KEPT_TAGS & set(c.metadata.get("tags", []))) for c in cells
-            if c.cell_type == "code" and KEPT_TAGS & set(c.metadata.get("tags", []))}
+    cells = lecture_source.parts(Path(source_md).read_text(encoding="utf-8"))
+    return {source.strip(): sorted(KEPT_TAGS & set(tags)) for kind, _, source, tags in cells
+            if kind == "code" and KEPT_TAGS & set(tags)}
 
 
 def finish_notebook(nb, docname, source_md=None):

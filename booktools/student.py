@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from myst_nb.core.read import read_myst_markdown_notebook
 
 from booktools import lecture_source
 from booktools.book import CONFIG_ASSETS, ROOT, branches, lectures, notebook_pages
@@ -77,6 +76,7 @@ def with_full_outputs(student_text, full_text, full_cache, name="lecture"):
 
     `full_cache` is the full book's execution cache; the full page must be in it, as
     executed by the last `make html`."""
+    from myst_nb.core.read import read_myst_markdown_notebook  # here: the grader imports this module
     try:
         _, full = full_cache.merge_match_into_notebook(read_myst_markdown_notebook(full_text))
     except KeyError:

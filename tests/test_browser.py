@@ -67,14 +67,29 @@ def journal():
 def open_page(browser, site, journal):
     """Open a page of the site in a fresh context (viewport, colour scheme), watched. With
     `idle=False`, return once it has loaded and typeset, without waiting for the network to
-    go quiet: for checks on the rendered page. It stays open and watched, and the last
-    test of this module reads what every page logged, late requests included."""
-    contexts = []
+    go quiet: for checks on the rendered page. With `shared=True`, in the one context of
+    its viewport and mode that such pages share, as a reader's tabs do, with the cache off
+    (DevTools' switch), so that it still fetches all it needs as with an empty cache: a
+    fresh context costs Chromium about a second of CPU (the processes it starts), for
+    pages whose checks leave nothing in their context (the tab test's stored choice does).
+    It stays open and watched, and the last test of this module reads what every page
+    logged, late requests included."""
+    contexts, shared_contexts = [], {}
 
-    def open_(doc, viewport=DESKTOP, mode="light", query="", idle=True):
-        context = browser.new_context(viewport=viewport, color_scheme=mode)
-        contexts.append(context)
+    def open_(doc, viewport=DESKTOP, mode="light", query="", idle=True, shared=False):
+        key = (viewport["width"], viewport["height"], mode)
+        if shared and key in shared_contexts:
+            context = shared_contexts[key]
+        else:
+            context = browser.new_context(viewport=viewport, color_scheme=mode)
+            contexts.append(context)
+            if shared:
+                shared_contexts[key] = context
         page = context.new_page()
+        if shared:
+            devtools = context.new_cdp_session(page)
+            devtools.send("Network.enable")
+            devtools.send("Network.setCacheDisabled", {"cacheDisabled": True})
         where = f"{doc} ({mode}, {viewport['width']}px)"
         record = {"page": page, "console": [], "failed": [], "requests": []}
 
@@ -118,7 +133,7 @@ def visits(open_page):
 
     def visit(doc):
         if doc not in cache:
-            cache[doc] = open_page(doc)
+            cache[doc] = open_page(doc, shared=True)
             cache[doc]["weight"] = cache[doc]["page"].evaluate(WEIGHT_JS)
         return cache[doc]
 
@@ -213,7 +228,7 @@ def test_surface_plot_is_visible_and_not_blank(visits):
 
 @pytest.mark.parametrize("doc", PAGES)
 def test_no_horizontal_page_scroll_at_phone_width(open_page, doc):
-    page = open_page(doc, viewport=PHONE, idle=False)["page"]
+    page = open_page(doc, viewport=PHONE, idle=False, shared=True)["page"]
     scroll, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert scroll <= width, f"{doc}: the page is {scroll}px wide on a {width}px phone"
 
@@ -223,7 +238,7 @@ def test_no_horizontal_page_scroll_at_phone_width(open_page, doc):
 def test_no_serious_or_critical_accessibility_violations(visits, open_page, doc, mode):
     from axe_playwright_python.sync_playwright import Axe
     # Light: the page every check above read (desktop, light), not a second load of it.
-    page = visits(doc)["page"] if mode == "light" else open_page(doc, mode=mode, idle=False)["page"]
+    page = visits(doc)["page"] if mode == "light" else open_page(doc, mode=mode, idle=False, shared=True)["page"]
     assert page.evaluate("document.documentElement.dataset.theme") == mode
     # preload=False: axe's own fetch of the theme's @import-ed stylesheets resolves them
     # against the site root (a 404 for /basic.css that no reader's browser makes); it feeds

@@ -11,8 +11,9 @@ its exercises with their points and solutions; and what a cell's code binds and 
     cell_names(code)        (names the code binds, names it reads)
     top_level_names(code)   names the code binds at its top level
 
-Grading, the student edition, the stated-time rule (booktools.reading) and the source
-tests read lectures through it; none parses the format itself.
+Grading, the student edition, the tags `make notebooks` keeps (booktools.notebooks), the
+stated-time rule (booktools.reading) and the source tests read lectures through it; none
+parses the format itself (a source test holds its code cells to jupytext's reading).
 """
 import ast
 import builtins

@@ -216,9 +216,9 @@ def free_names(source):
 
 def _student_edition_code(doc):
     """The code cells of `doc` as the student edition has them (solutions and checks removed),
-    each as (source, tags), read by lecture_source (as jupytext reads them)."""
+    each as (source, tags)."""
     text, _ = strip_solutions(graded_source(doc), doc)
-    return [(source, tags) for kind, _, source, tags in lecture_source.parts(text) if kind == "code"]
+    return lecture_source.code_cells(text)
 
 
 def own_code(doc):

@@ -3,6 +3,7 @@ each stands (the main path, a collapsed "Going deeper" part, an exercise, a solu
 its exercises with their points and solutions; and what a cell's code binds and reads.
 
     parts(text)             [(kind, where, source, tags)] in page order
+    code_cells(text)        [(source, tags)] of its code cells, in page order
     solutions(text)         [Solution] in page order: label, code, check, lines spanned
     without_checks(text)    the source without the exercises' checks (the site's `_sources`)
     exercises(text)         [Exercise] in page order, each with its solution, check and its parts,
@@ -55,6 +56,12 @@ def parts(text):
             found.append(("prose", where[-1], line, []))
         i += 1
     return found
+
+
+def code_cells(text):
+    """Every code cell of a lecture's source, as (source, tags), in order: what jupytext
+    reads as its code cells (tests/test_lecture_sources.py holds the two together)."""
+    return [(source, tags) for kind, _, source, tags in parts(text) if kind == "code"]
 
 
 def main_path_cells(text):

@@ -130,9 +130,8 @@ def source_tags(source_md):
     """{code cell source: kept tags} for the cells of the page's MyST source that have any."""
     if source_md is None or not Path(source_md).exists():
         return {}
-    cells = lecture_source.parts(Path(source_md).read_text(encoding="utf-8"))
-    return {source.strip(): sorted(KEPT_TAGS & set(tags)) for kind, _, source, tags in cells
-            if kind == "code" and KEPT_TAGS & set(tags)}
+    cells = lecture_source.code_cells(Path(source_md).read_text(encoding="utf-8"))
+    return {source.strip(): sorted(KEPT_TAGS & set(tags)) for source, tags in cells if KEPT_TAGS & set(tags)}
 
 
 def finish_notebook(nb, docname, source_md=None):

@@ -46,13 +46,13 @@ def test_lecture_is_a_jupytext_myst_notebook(path):
 
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
 def test_the_format_reader_reads_every_code_cell_and_its_tags_as_jupytext_does(path):
-    """The grader and `make notebooks` read code cells with booktools.lecture_source (no
+    """The grader and `make notebooks` read code cells with lecture_source.code_cells (no
     jupytext import in a grading), and match them against notebooks jupytext and myst-nb
     wrote: a cell read otherwise would count as the student's own code, or lose its tags.
     The same in the student edition's text, which the grader reads."""
     text = path.read_text(encoding="utf-8")
     for version in (text, strip_solutions(text, f"lectures/{path.stem}")[0]):
-        ours = [(source, tags) for kind, _, source, tags in lecture_source.parts(version) if kind == "code"]
+        ours = lecture_source.code_cells(version)
         theirs = [(c.source, c.metadata.get("tags", [])) for c in jupytext.reads(version, "md:myst").cells
                   if c.cell_type == "code"]
         assert ours == theirs
